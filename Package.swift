@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bodycam",
+    products: [
+        .executable(name: "bodycam", targets: ["bodycam"]),
+    ],
+    dependencies: [
+        // Command-line parsing for the `bodycam` executable (subcommands, --help, validation).
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Hardware abstraction layer in C: libjpeg(-turbo) encoding (and, later, V4L2 capture).
+        // C because Swift cannot call libjpeg's setjmp/longjmp error handling or variadic ioctl safely.
+        .target(
+            name: "CHAL",
+            path: "HAL",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("jpeg")]
+        ),
+        .target(
+            name: "BodycamCore",
+            dependencies: ["CHAL"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "bodycam",
+            dependencies: [
+                "BodycamCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "BodycamCoreTests",
+            dependencies: ["BodycamCore", "CHAL"]
+        ),
+    ]
+)

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes one AVI segment at a time, reusing the same preallocated header, index and I/O vectors for
+/// every segment, so appending a frame does no heap allocation: one `writev` of chunk header, frame
+/// bytes (straight from the ring's arena) and padding.
+///
+/// A segment is written as `NAME.avi.part`; `close` writes the index, rewrites the header counts, fsyncs,
+/// and renames it to `NAME.avi`, so a `.avi` file is always complete.
+public final class AVISegmentWriter {
+    public let width: Int, height: Int, fps: Int
+    /// Most frames one segment can index (the segment rotates before this).
+    public let frameCapacity: Int
+
+    public private(set) var frames = 0
+    public private(set) var moviBytes = 0
+    public private(set) var largestFrame = 0
+    public var isOpen: Bool { file != nil }
+    /// Bytes the file will have once closed, including the index.
+    public var projectedFileBytes: Int { AVILayout.fileBytes(moviBytes: moviBytes, frames: frames) }
+
+    private var file: PosixFile?
+    private var finalPath = ""
+    private var directory = ""
+    private let header: UnsafeMutableRawBufferPointer
+    private let index: UnsafeMutableRawBufferPointer
+    private let iov: UnsafeMutableBufferPointer<iovec>
+    private let chunkHeader: UnsafeMutableRawBufferPointer
+    private let pad: UnsafeMutableRawBufferPointer
+
+    public init(width: Int, height: Int, fps: Int, frameCapacity: Int) {
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.frameCapacity = frameCapacity
+        header = .allocate(byteCount: AVILayout.headerBytes, alignment: 16)
+        index = .allocate(byteCount: 8 + frameCapacity * AVILayout.indexEntryBytes, alignment: 16)
+        iov = .allocate(capacity: 3)
+        chunkHeader = .allocate(byteCount: 8, alignment: 8)
+        pad = .allocate(byteCount: 1, alignment: 1)
+        pad[0] = 0
+        var w = LittleEndianWriter(chunkHeader)
+        w.fourCC(AVILayout.frameChunkID)
+    }
+
+    deinit {
+        file?.close()
+        header.deallocate()
+        index.deallocate()
+        iov.deallocate()
+        chunkHeader.deallocate()
+        pad.deallocate()
+    }
+
+    /// Starts a segment that will be named `path` (which must end in `.avi`) once closed.
+    public func open(path: String, directory: String) throws(IOError) {
+        precondition(file == nil, "open while a segment is open")
+        frames = 0
+        moviBytes = 0
+        largestFrame = 0
+        let f = try PosixFile.createNew(path + ".part")
+        file = f
+        finalPath = path
+        self.directory = directory
+        AVILayout.writeHeader(currentHeader(hasIndex: false), into: header)
+        do { try f.write(UnsafeRawBufferPointer(header)) } catch { abandon(); throw error }
+    }
+
+    /// Whether a frame of `length` bytes still fits under `maxFileBytes` and the index capacity.
+    public func canAppend(_ length: Int, maxFileBytes: Int) -> Bool {
+        frames < frameCapacity
+            && AVILayout.fileBytes(moviBytes: moviBytes + AVILayout.chunkBytes(length), frames: frames + 1) <= maxFileBytes
+    }
+
+    /// Appends one JPEG frame as a '00dc' chunk and notes it in the index.
+    public func append(_ jpeg: UnsafeRawBufferPointer) throws(IOError) {
+        guard let f = file else { preconditionFailure("append without an open segment") }
+        precondition(frames < frameCapacity, "segment index is full: rotate first")
+        let length = jpeg.count
+        chunkHeader.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 4, as: UInt32.self)
+        iov[0] = iovec(iov_base: chunkHeader.baseAddress, iov_len: 8)
+        iov[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: jpeg.baseAddress), iov_len: length)
+        iov[2] = iovec(iov_base: pad.baseAddress, iov_len: 1)
+        try f.writev(iov, count: length & 1 == 1 ? 3 : 2)
+        let entry = index.baseAddress! + 8 + frames * AVILayout.indexEntryBytes
+        entry.copyMemory(from: chunkHeader.baseAddress!, byteCount: 4)
+        entry.storeBytes(of: AVILayout.keyFrameFlag.littleEndian, toByteOffset: 4, as: UInt32.self)
+        entry.storeBytes(of: UInt32(4 + moviBytes).littleEndian, toByteOffset: 8, as: UInt32.self)
+        entry.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 12, as: UInt32.self)
+        frames += 1
+        moviBytes += AVILayout.chunkBytes(length)
+        largestFrame = max(largestFrame, length)
+    }
+
+    /// Writes the index and final header, makes the file durable and gives it its final name.
+    /// Returns the final path and size.
+    public func close() throws(IOError) -> (path: String, bytes: Int) {
+        guard let f = file else { preconditionFailure("close without an open segment") }
+        do {
+            var w = LittleEndianWriter(index)
+            w.fourCC("idx1"); w.u32(frames * AVILayout.indexEntryBytes)
+            try f.write(UnsafeRawBufferPointer(rebasing: index[0..<(8 + frames * AVILayout.indexEntryBytes)]))
+            AVILayout.writeHeader(currentHeader(hasIndex: true), into: header)
+            try f.pwrite(UnsafeRawBufferPointer(header), at: 0)
+            try f.sync()
+            f.close()
+            file = nil
+            try PosixFile.renameDurably(from: finalPath + ".part", to: finalPath, directory: directory)
+        } catch {
+            abandon()
+            throw error
+        }
+        return (finalPath, projectedFileBytes)
+    }
+
+    /// Closes the file without finishing it (after an I/O error). The `.part` file stays for recovery.
+    public func abandon() {
+        file?.close()
+        file = nil
+    }
+
+    private func currentHeader(hasIndex: Bool) -> AVILayout.Header {
+        AVILayout.Header(width: width, height: height, fps: fps, frames: frames, largestFrame: largestFrame,
+                         moviBytes: moviBytes, hasIndex: hasIndex)
+    }
+}

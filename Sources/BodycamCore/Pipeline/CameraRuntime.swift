@@ -1,0 +1,135 @@
+/// Runs the camera: the capture loop on the calling thread, the recorder's writer on its own.
+/// This is the edge where settings become objects and where actions meet I/O.
+public final class CameraRuntime {
+    public let settings: CameraSettings
+    public let clock: CameraClock
+    public let events: EventSink
+    public let path: FramePath
+    public let recorder: Recorder
+    private var ids: RecordingIDs
+    private var recordingNumber: UInt32 = 0
+    public private(set) var recordingID: String?
+
+    public enum StartError: Error, CustomStringConvertible {
+        case settings([String])
+        case storage(IOError)
+        case source(String)
+        public var description: String {
+            switch self {
+            case .settings(let p): return p.joined(separator: "; ")
+            case .storage(let e): return "storage: \(e)"
+            case .source(let s): return s
+            }
+        }
+    }
+
+    /// Builds the camera around `source` (nil: the synthetic source from the settings).
+    public init(settings: CameraSettings, clock: CameraClock, events: EventSink, source: FrameSource? = nil) throws(StartError) {
+        let problems = settings.problems()
+        guard problems.isEmpty else { throw .settings(problems) }
+        self.settings = settings
+        self.clock = clock
+        self.events = events
+        do { try PosixFile.makeDirectories(settings.recordingsDirectory) } catch { throw .storage(error) }
+        let utc = settings.utcStart.map { UTCMapping(utcAtZero: $0 - clock.now) } ?? UTCMapping.wallClockNow(monoNow: clock.now)
+        let frameSource: FrameSource
+        if let source {
+            frameSource = source
+        } else {
+            guard let s = SyntheticSource(width: settings.width, height: settings.height, fps: settings.fps,
+                                          format: settings.format, seed: settings.seed, clock: clock, utc: utc,
+                                          noise: settings.noise, jpegQuality: settings.quality) else {
+                throw .source("cannot create the synthetic source for these settings")
+            }
+            frameSource = s
+        }
+        recorder = Recorder(settings: settings.recorderSettings(backPressure: clock.isVirtual ? .wait : .drop),
+                            events: events, utc: { utc.utc($0) })
+        guard let p = FramePath(source: frameSource, recorder: recorder, deviceID: settings.deviceID,
+                                quality: settings.quality, utc: utc) else {
+            recorder.finish()
+            throw .source("cannot create the JPEG encoder for \(settings.width)x\(settings.height)")
+        }
+        path = p
+        ids = RecordingIDs(deviceID: settings.deviceID, directory: settings.recordingsDirectory)
+    }
+
+    public var now: Nanos { clock.now }
+    public var utcNow: Int64 { path.utc.utc(clock.now) }
+
+    public func emit(_ type: String, _ fields: [(String, JSON)] = []) {
+        events.emit(Event(type, mono: clock.now, utc: utcNow, fields))
+    }
+
+    /// Starts a recording that includes up to the configured pre-record. Returns its id.
+    @discardableResult
+    public func startRecording(trigger: String) -> String? {
+        let (number, id) = ids.next()
+        guard let taken = recorder.startRecording(owner: number, id: id, trigger: trigger,
+                                                  since: clock.now - settings.preRecord) else {
+            emit("alert", [("kind", .string("writer-busy")), ("message", .string("recordings still being written; start refused"))])
+            return nil
+        }
+        recordingNumber = number
+        recordingID = id
+        let prerecord = taken.firstMono.map { Double(clock.now - $0) / 1e9 } ?? 0
+        emit("recording", [("action", .string("started")), ("id", .string(id)), ("trigger", .string(trigger)),
+                           ("prerecord_frames", .int(Int64(taken.frames))),
+                           ("prerecord_s", .double((prerecord * 1000).rounded() / 1000))])
+        return id
+    }
+
+    public func stopRecording(cause: String) {
+        guard let id = recordingID else { return }
+        recorder.stopRecording()
+        emit("recording", [("action", .string("stopped")), ("id", .string(id)), ("cause", .string(cause))])
+        recordingID = nil
+    }
+
+    /// Captures every frame due before `deadline`, then sets the clock to `deadline`. Returns false if
+    /// the source ended or `shouldStop` said so first. Events scheduled at `deadline` therefore apply to
+    /// the frame captured at `deadline`, not the one before.
+    public func run(until deadline: Nanos, shouldStop: () -> Bool = { false }) throws(FrameSourceError) -> Bool {
+        while !shouldStop() {
+            if let due = path.source.nextFrameDue {
+                if due >= deadline { break }
+            } else if clock.isVirtual {
+                return false // a finite synthetic or file source has ended
+            } else if clock.now >= deadline {
+                break
+            }
+            guard try path.step() != nil else { return false }
+        }
+        if shouldStop() { return false }
+        clock.sleep(until: deadline)
+        return true
+    }
+
+    public func statsEvent() {
+        let snap = recorder.snapshot
+        let c = path.counters, r = snap.counters.ring
+        let heldSeconds = snap.oldestMono.map { Double(clock.now - $0) / 1e9 } ?? 0
+        emit("stats", [
+            ("frames_captured", .int(Int64(c.captured))), ("frames_stored", .int(Int64(c.stored))),
+            ("frames_written", .int(Int64(snap.counters.framesWritten))),
+            ("segments_written", .int(Int64(snap.counters.segmentsWritten))),
+            ("dropped_ring_full", .int(Int64(r.droppedFull))), ("dropped_too_large", .int(Int64(r.droppedTooLarge))),
+            ("dropped_encode_error", .int(Int64(c.encodeErrors))), ("dropped_invalid_jpeg", .int(Int64(c.invalidJPEG))),
+            ("dropped_by_source", .int(Int64(c.sourceGaps))),
+            ("lost_on_write_error", .int(Int64(snap.counters.framesLostOnWriteError))),
+            ("prerecord_evicted_for_space", .int(Int64(r.evictedForSpace))),
+            ("ring_frames", .int(Int64(snap.framesHeld))), ("ring_bytes", .int(Int64(snap.bytesHeld))),
+            ("ring_seconds", .double((heldSeconds * 1000).rounded() / 1000)),
+            ("encoder_heap_fallbacks", .int(Int64(path.encoderHeapFallbacks))),
+            ("rss_bytes", ProcessStats.residentBytes().map { .int($0) } ?? .null),
+        ])
+    }
+
+    /// Stops any recording and waits for every file to be finished.
+    public func shutdown() {
+        stopRecording(cause: "shutdown")
+        recorder.finish()
+        path.source.stop()
+        statsEvent()
+    }
+}

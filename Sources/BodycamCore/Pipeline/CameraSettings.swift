@@ -1,0 +1,82 @@
+/// Everything the camera is configured with at start-up. Defaults follow real cameras and the brief:
+/// 1280x720 at 30 fps, JPEG quality 85, 30 s of pre-record, 5-minute segments.
+public struct CameraSettings: Sendable {
+    public var width = 1280
+    public var height = 720
+    public var fps = 30
+    public var quality = 85
+    /// What the synthetic source produces: raw frames to encode, or JPEGs for the passthrough path.
+    public var format: PixelFormat = .yuyv
+    public var preRecord: Nanos = 30 * Nanos.perSecond
+    /// Byte bound of the pre-record arena; nil derives it from size, fps and pre-record length.
+    public var arenaBytes: Int?
+    public var segmentDuration: Nanos = 300 * Nanos.perSecond
+    public var segmentBytes = 512 << 20
+    public var storage = "storage"
+    public var seed: UInt64 = 1
+    public var deviceID = "BWV-0001"
+    /// UTC at camera start. Fixed by default in virtual-clock runs so reruns are byte-identical.
+    public var utcStart: Int64? = UTC.parse("2026-01-01T08:00:00Z")
+    /// Sensor-like noise in synthetic frames (0-64).
+    public var noise = 12
+    public var realTime = false
+
+    public init() {}
+
+    public static let maxPreRecord: Nanos = 120 * Nanos.perSecond
+    /// Time the writer may lag behind capture before frames are dropped (live) or capture waits (virtual).
+    public static let writerHeadroom: Nanos = 2 * Nanos.perSecond
+
+    public var geometry: FrameGeometry { FrameGeometry(width: width, height: height, format: format) }
+
+    /// Expected JPEG size of one frame of camera-like content at this quality: about 2 bits per pixel
+    /// at quality 85 (noisy footage compresses 5-15:1 against raw 4:2:2).
+    public var estimatedFrameBytes: Int {
+        let bitsPerPixel = 0.5 + 2.0 * Double(quality) / 100.0
+        return Int(Double(width * height) * bitsPerPixel / 8)
+    }
+
+    /// The pre-record arena: pre-record plus writer headroom at the estimated frame size, plus room for
+    /// the contiguous reservation of one worst-case frame at the end of the arena.
+    public var derivedArenaBytes: Int {
+        let seconds = Double(preRecord + CameraSettings.writerHeadroom) / Double(Nanos.perSecond)
+        return Int(Double(estimatedFrameBytes) * Double(fps) * seconds) + 2 * geometry.maxEncodedFrameBytes
+    }
+
+    /// Descriptor slots: every frame of the pre-record and headroom, plus a margin.
+    public var frameCapacity: Int {
+        Int((preRecord + CameraSettings.writerHeadroom) * Nanos(fps) / Nanos.perSecond) + 64
+    }
+
+    /// Problems a user must fix, in words; empty when the settings are usable.
+    public func problems() -> [String] {
+        var p: [String] = []
+        if width < 16 || height < 16 || width > 8192 || height > 8192 || width % 2 != 0 || height % 2 != 0 {
+            p.append("size \(width)x\(height): width and height must be even, 16 to 8192")
+        }
+        if !(1...240).contains(fps) { p.append("fps \(fps): must be 1 to 240") }
+        if !(1...100).contains(quality) { p.append("quality \(quality): must be 1 to 100") }
+        if preRecord < 0 || preRecord > CameraSettings.maxPreRecord { p.append("pre-record must be 0 to 120 s") }
+        if segmentDuration < Nanos.perSecond || segmentDuration > 4 * 3600 * Nanos.perSecond {
+            p.append("segment duration must be 1 s to 4 h")
+        }
+        if segmentBytes < (1 << 20) || segmentBytes > AVILayout.maxSegmentBytesLimit {
+            p.append("segment size must be 1 MiB to 1 GiB (AVI 1.0 readers stop at 1 GiB)")
+        }
+        if let a = arenaBytes, a < geometry.maxEncodedFrameBytes {
+            p.append("pre-record bytes \(a): must hold at least one frame (\(geometry.maxEncodedFrameBytes) bytes)")
+        }
+        if !FrameStamp.isValidDeviceID(deviceID) { p.append("device id '\(deviceID)': 1-32 of A-Z a-z 0-9 - _") }
+        if !(0...64).contains(noise) { p.append("noise \(noise): must be 0 to 64") }
+        return p
+    }
+
+    public var recordingsDirectory: String { storage + "/recordings" }
+
+    public func recorderSettings(backPressure: BackPressure) -> RecorderSettings {
+        RecorderSettings(directory: recordingsDirectory, deviceID: deviceID, width: width, height: height, fps: fps,
+                         preRecord: preRecord, arenaBytes: arenaBytes ?? derivedArenaBytes,
+                         frameCapacity: frameCapacity, segmentMaxDuration: segmentDuration,
+                         segmentMaxBytes: segmentBytes, backPressure: backPressure)
+    }
+}

@@ -1,0 +1,106 @@
+/// The hot path, one frame at a time: take a frame from the source, JPEG-encode it (raw formats) or
+/// stamp it (MJPEG passthrough) straight into the ring's arena, and commit it. Nothing here allocates:
+/// the stamp text, the device id bytes and the encoder's buffers are all set up in `init`.
+public final class FramePath {
+    public struct Counters: Equatable, Sendable {
+        public var captured: UInt64 = 0
+        public var stored: UInt64 = 0
+        /// Frames the ring could not take (see the recorder's ring counters for why).
+        public var notStored: UInt64 = 0
+        public var encodeErrors: UInt64 = 0
+        /// MJPEG frames that were not a whole JPEG (no SOI/EOI, too short).
+        public var invalidJPEG: UInt64 = 0
+        /// Gaps in the source's sequence numbers: frames the source itself lost.
+        public var sourceGaps: UInt64 = 0
+    }
+
+    public let source: FrameSource
+    public let recorder: Recorder
+    public private(set) var counters = Counters()
+    /// Camera time to UTC; changed by a clock sync.
+    public var utc: UTCMapping
+
+    private let encoder: JPEGEncoder?
+    private let maxFrameBytes: Int
+    private let deviceID: UnsafeMutableRawBufferPointer
+    private let stamp: UnsafeMutableRawBufferPointer
+    private var nextSequence: UInt64 = 0
+    private var lastSourceSequence: UInt64?
+
+    public init?(source: FrameSource, recorder: Recorder, deviceID: String, quality: Int, utc: UTCMapping) {
+        guard FrameStamp.isValidDeviceID(deviceID) else { return nil }
+        self.source = source
+        self.recorder = recorder
+        self.utc = utc
+        if source.geometry.format == .mjpeg {
+            encoder = nil
+        } else {
+            guard let e = JPEGEncoder(geometry: source.geometry, quality: quality) else { return nil }
+            encoder = e
+        }
+        maxFrameBytes = source.geometry.maxEncodedFrameBytes
+        let idBytes = Array(deviceID.utf8)
+        self.deviceID = .allocate(byteCount: idBytes.count, alignment: 1)
+        self.deviceID.copyBytes(from: idBytes)
+        stamp = .allocate(byteCount: FrameStamp.capacity, alignment: 1)
+    }
+
+    deinit {
+        deviceID.deallocate()
+        stamp.deallocate()
+    }
+
+    /// The camera's own frame sequence number of the next stored frame (continuous across recordings).
+    public var sequence: UInt64 { nextSequence }
+
+    /// Heap fallbacks inside libjpeg (0 in steady state).
+    public var encoderHeapFallbacks: UInt64 { encoder?.heapFallbacks ?? 0 }
+
+    /// Captures and stores one frame. Returns its capture time, or nil at the end of the source.
+    public func step() throws(FrameSourceError) -> Nanos? {
+        guard let frame = try source.nextFrame() else { return nil }
+        defer { source.releaseFrame() }
+        counters.captured += 1
+        if let last = lastSourceSequence, frame.sequence > last + 1 { counters.sourceGaps += frame.sequence - last - 1 }
+        lastSourceSequence = frame.sequence
+        store(frame)
+        return frame.mono
+    }
+
+    private func store(_ frame: CapturedFrame) {
+        let utcNow = utc.utc(frame.mono)
+        var w = ASCIIWriter(stamp)
+        FrameStamp.write(deviceID: UnsafeRawBufferPointer(deviceID), sequence: nextSequence, utc: utcNow,
+                         mono: frame.mono, to: &w)
+        let comment = UnsafeRawBufferPointer(rebasing: stamp[0..<w.count])
+
+        let needed: Int
+        if encoder == nil {
+            guard JPEGMarkers.isComplete(frame.bytes) else { counters.invalidJPEG += 1; return }
+            needed = frame.bytes.count + 4 + comment.count
+        } else {
+            needed = maxFrameBytes
+        }
+        guard let space = recorder.reserve(needed) else { counters.notStored += 1; return }
+        let length: Int
+        if let encoder {
+            do {
+                length = try encoder.encode(frame.bytes, comment: comment, into: space)
+            } catch {
+                recorder.cancelReservation()
+                counters.encodeErrors += 1
+                return
+            }
+        } else {
+            guard let n = JPEGMarkers.copyInsertingComment(frame.bytes, comment: comment, into: space) else {
+                recorder.cancelReservation()
+                counters.invalidJPEG += 1
+                return
+            }
+            length = n
+        }
+        recorder.commit(length: length, sequence: nextSequence, mono: frame.mono, utc: utcNow)
+        nextSequence += 1
+        counters.stored += 1
+    }
+}

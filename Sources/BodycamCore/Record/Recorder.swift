@@ -1,0 +1,326 @@
+/// What the capture side does when the ring is full of frames the writer has not written yet.
+public enum BackPressure: String, Sendable {
+    /// Live camera: time is real, capture must never wait for the disk. Drop the frame and count it.
+    case drop
+    /// Virtual clock: time is whatever the simulation says, so wait for the writer. Nothing is dropped
+    /// and reruns are byte-identical.
+    case wait
+}
+
+public struct RecorderSettings: Sendable {
+    /// Folder the finished segments go in.
+    public var directory: String
+    public var deviceID: String
+    public var width: Int
+    public var height: Int
+    public var fps: Int
+    public var preRecord: Nanos
+    public var arenaBytes: Int
+    public var frameCapacity: Int
+    public var segmentMaxDuration: Nanos
+    public var segmentMaxBytes: Int
+    public var backPressure: BackPressure
+
+    public init(directory: String, deviceID: String, width: Int, height: Int, fps: Int, preRecord: Nanos,
+                arenaBytes: Int, frameCapacity: Int, segmentMaxDuration: Nanos, segmentMaxBytes: Int,
+                backPressure: BackPressure) {
+        self.directory = directory
+        self.deviceID = deviceID
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.preRecord = preRecord
+        self.arenaBytes = arenaBytes
+        self.frameCapacity = frameCapacity
+        self.segmentMaxDuration = segmentMaxDuration
+        self.segmentMaxBytes = segmentMaxBytes
+        self.backPressure = backPressure
+    }
+
+    /// Frames one segment can hold at most (sizes its preallocated index).
+    public var segmentFrameCapacity: Int {
+        Int((segmentMaxDuration * Nanos(fps) + Nanos.perSecond - 1) / Nanos.perSecond) + 1
+    }
+}
+
+/// A recording as the writer sees it.
+public struct RecordingInfo: Sendable {
+    public var owner: UInt32
+    public var id: String
+    public var trigger: String
+    /// Index one past the recording's last frame in the ring, once stopped.
+    var stopIndex: UInt64?
+    /// Frames of this recording lost because the writer fell behind (live capture only).
+    var droppedFrames: UInt64 = 0
+}
+
+/// Counters the camera reports (every drop is counted somewhere here).
+public struct RecorderCounters: Equatable, Sendable {
+    public var ring = FrameRing.Counters()
+    public var framesWritten: UInt64 = 0
+    public var segmentsWritten: UInt64 = 0
+    /// Frames of a recording that could not be written because its file failed (disk full, I/O error).
+    public var framesLostOnWriteError: UInt64 = 0
+}
+
+/// The pre-record ring plus the writer thread that drains recordings from it into AVI segments.
+///
+/// The capture thread calls `reserve`/`commit` for every frame and `startRecording`/`stopRecording` when
+/// the state machine says so. The writer thread writes pending frames straight from the ring's arena
+/// (lock released during I/O), rotates segments at the configured duration or size, and reports each
+/// finished segment and recording as events.
+public final class Recorder: @unchecked Sendable {
+    public let settings: RecorderSettings
+    private let events: EventSink
+    private let utc: @Sendable (Nanos) -> Int64
+
+    // Shared state, guarded by `lock`.
+    private let lock = ConditionLock()
+    private let ring: FrameRing
+    private var recordings: [RecordingInfo] = []
+    private var shuttingDown = false
+    private var counters = RecorderCounters()
+    private var reservation: FrameRing.Reservation?
+
+    // Writer-thread state.
+    private let segment: AVISegmentWriter
+    private var active: ActiveRecording?
+    private var thread: OSThread?
+
+    /// Recordings that may be queued (one being written, the rest waiting) before a start is refused.
+    public static let maxQueuedRecordings = 4
+
+    struct ActiveRecording {
+        var info: RecordingInfo
+        var segmentNumber = 0
+        var frames: UInt64 = 0
+        var bytes = 0
+        var firstSequence: UInt64?
+        var lastSequence: UInt64 = 0
+        var segmentFirstSequence: UInt64 = 0
+        var segmentFirstMono: Nanos = 0
+        var segmentFirstUTC: Int64 = 0
+        var failed = false
+        var startUTC: Int64 = 0
+        var lastMono: Nanos = 0
+    }
+
+    /// - Parameter utc: maps camera time to UTC, for events about finished files.
+    public init(settings: RecorderSettings, events: EventSink, utc: @escaping @Sendable (Nanos) -> Int64) {
+        self.settings = settings
+        self.events = events
+        self.utc = utc
+        ring = FrameRing(arenaBytes: settings.arenaBytes, frameCapacity: settings.frameCapacity,
+                         maxAge: settings.preRecord)
+        segment = AVISegmentWriter(width: settings.width, height: settings.height, fps: settings.fps,
+                                   frameCapacity: settings.segmentFrameCapacity)
+        recordings.reserveCapacity(Recorder.maxQueuedRecordings)
+        thread = OSThread { [unowned self] in self.writerLoop() }
+    }
+
+    // MARK: - Capture side
+
+    /// Space for the next encoded frame, or nil if it has to be dropped (counted).
+    public func reserve(_ byteCount: Int) -> UnsafeMutableRawBufferPointer? {
+        lock.lock()
+        defer { lock.unlock() }
+        while true {
+            let r = ring.reserve(byteCount)
+            switch r {
+            case .ok(let space):
+                return space
+            case .full where settings.backPressure == .wait && !shuttingDown:
+                lock.wait()
+            case .full, .tooLarge:
+                ring.countDrop(r)
+                if case .full = r, ring.currentOwner != 0, let i = recordings.lastIndex(where: { $0.owner == ring.currentOwner }) {
+                    recordings[i].droppedFrames += 1
+                }
+                return nil
+            }
+        }
+    }
+
+    public func commit(length: Int, sequence: UInt64, mono: Nanos, utc: Int64) {
+        lock.withLock {
+            ring.commit(length: length, sequence: sequence, mono: mono, utc: utc)
+            if ring.currentOwner != 0 { lock.broadcast() }
+        }
+    }
+
+    public func cancelReservation() { lock.withLock { ring.cancelReservation() } }
+
+    /// Starts a recording that begins with the pre-record frames captured at or after `since`.
+    /// Returns nil (and starts nothing) when too many recordings are still being written.
+    public func startRecording(owner: UInt32, id: String, trigger: String, since: Nanos) -> (frames: Int, firstMono: Nanos?)? {
+        lock.withLock {
+            guard recordings.count < Recorder.maxQueuedRecordings else { return nil }
+            recordings.append(RecordingInfo(owner: owner, id: id, trigger: trigger))
+            let taken = ring.startRecording(owner: owner, since: since)
+            lock.broadcast()
+            return taken
+        }
+    }
+
+    /// Ends the current recording after the frames captured so far; the writer finishes it.
+    public func stopRecording() {
+        lock.withLock {
+            let owner = ring.currentOwner
+            let end = ring.stopRecording()
+            if let i = recordings.firstIndex(where: { $0.owner == owner }) { recordings[i].stopIndex = end }
+            lock.broadcast()
+        }
+    }
+
+    /// Stops any recording, lets the writer finish every queued frame and file, and joins it.
+    public func finish() {
+        if lock.withLock({ ring.currentOwner != 0 }) { stopRecording() }
+        lock.withLock {
+            shuttingDown = true
+            lock.broadcast()
+        }
+        thread?.join()
+        thread = nil
+    }
+
+    public var snapshot: (counters: RecorderCounters, framesHeld: Int, bytesHeld: Int, oldestMono: Nanos?) {
+        lock.withLock {
+            var c = counters
+            c.ring = ring.counters
+            return (c, ring.count, ring.bytesHeld, ring.oldestMono)
+        }
+    }
+
+    /// True while a recording has frames the writer has not finished.
+    public var isWriting: Bool { lock.withLock { !recordings.isEmpty } }
+
+    // MARK: - Writer thread
+
+    private func writerLoop() {
+        lock.lock()
+        while true {
+            if let (index, frame) = ring.nextPending() {
+                let info = recordings.first { $0.owner == frame.owner }!
+                lock.unlock()
+                if active?.info.owner != frame.owner {
+                    finishActive()
+                    active = ActiveRecording(info: info, startUTC: frame.utc)
+                }
+                write(frame, bytes: ring.bytes(of: frame))
+                lock.lock()
+                ring.markWritten(index)
+                lock.broadcast()
+                continue
+            }
+            if let a = active, let stop = recordings.first(where: { $0.owner == a.info.owner })?.stopIndex,
+               ring.writeCursor >= stop {
+                lock.unlock()
+                finishActive()
+                lock.lock()
+                continue
+            }
+            // A recording stopped before the writer saw any of its frames has nothing to write.
+            if active == nil, let i = recordings.firstIndex(where: { $0.stopIndex != nil && ring.writeCursor >= $0.stopIndex! }) {
+                let empty = recordings.remove(at: i)
+                lock.unlock()
+                emitRecordingFinalized(ActiveRecording(info: empty))
+                lock.lock()
+                continue
+            }
+            if shuttingDown && recordings.isEmpty { break }
+            lock.wait()
+        }
+        lock.unlock()
+    }
+
+    /// Appends one frame to the active recording, rotating segments as needed.
+    private func write(_ frame: RingFrame, bytes: UnsafeRawBufferPointer) {
+        guard var a = active else { return }
+        defer { active = a }
+        if a.failed {
+            lock.withLock { counters.framesLostOnWriteError += 1 }
+            return
+        }
+        do {
+            if segment.isOpen && (frame.mono - a.segmentFirstMono >= settings.segmentMaxDuration
+                || !segment.canAppend(frame.length, maxFileBytes: settings.segmentMaxBytes)) {
+                try closeSegment(&a)
+            }
+            if !segment.isOpen {
+                a.segmentNumber += 1
+                a.segmentFirstSequence = frame.sequence
+                a.segmentFirstMono = frame.mono
+                a.segmentFirstUTC = frame.utc
+                try segment.open(path: settings.directory + "/" + segmentName(a), directory: settings.directory)
+            }
+            try segment.append(bytes)
+            if a.firstSequence == nil { a.firstSequence = frame.sequence }
+            a.lastSequence = frame.sequence
+            a.lastMono = frame.mono
+            a.frames += 1
+            lock.withLock { counters.framesWritten += 1 }
+        } catch {
+            a.failed = true
+            segment.abandon()
+            lock.withLock { counters.framesLostOnWriteError += 1 }
+            events.emit(Event("error", mono: frame.mono, utc: utc(frame.mono), [
+                ("source", .string("writer")), ("recording", .string(a.info.id)),
+                ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(error.description)),
+            ]))
+        }
+    }
+
+    private func closeSegment(_ a: inout ActiveRecording) throws(IOError) {
+        let frames = segment.frames
+        let (path, bytes) = try segment.close()
+        a.bytes += bytes
+        lock.withLock { counters.segmentsWritten += 1 }
+        let duration = Double(frames) / Double(settings.fps)
+        events.emit(Event("segment", mono: a.lastMono, utc: utc(a.lastMono), [
+            ("recording", .string(a.info.id)), ("index", .int(Int64(a.segmentNumber))), ("path", .string(path)),
+            ("frames", .int(Int64(frames))), ("bytes", .int(Int64(bytes))),
+            ("first_seq", .int(Int64(a.segmentFirstSequence))), ("last_seq", .int(Int64(a.lastSequence))),
+            ("start_utc", .string(UTC.iso(a.segmentFirstUTC))), ("duration_s", .double(duration)),
+        ]))
+    }
+
+    private func finishActive() {
+        guard var a = active else { return }
+        if segment.isOpen && !a.failed {
+            do { try closeSegment(&a) } catch {
+                a.failed = true
+                events.emit(Event("error", mono: a.lastMono, utc: utc(a.lastMono), [
+                    ("source", .string("writer")), ("recording", .string(a.info.id)),
+                    ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(error.description)),
+                ]))
+            }
+        }
+        lock.withLock {
+            if let i = recordings.firstIndex(where: { $0.owner == a.info.owner }) {
+                a.info.droppedFrames = recordings[i].droppedFrames
+                recordings.remove(at: i)
+            }
+            lock.broadcast()
+        }
+        emitRecordingFinalized(a)
+        active = nil
+    }
+
+    private func emitRecordingFinalized(_ a: ActiveRecording) {
+        events.emit(Event("recording", mono: a.lastMono, utc: utc(a.lastMono), [
+            ("action", .string("finalized")), ("id", .string(a.info.id)), ("trigger", .string(a.info.trigger)),
+            ("frames", .int(Int64(a.frames))), ("segments", .int(Int64(a.segmentNumber))),
+            ("bytes", .int(Int64(a.bytes))),
+            ("first_seq", a.firstSequence.map { .int(Int64($0)) } ?? .null),
+            ("last_seq", a.firstSequence == nil ? .null : .int(Int64(a.lastSequence))),
+            ("dropped_frames", .int(Int64(a.info.droppedFrames))), ("complete", .bool(!a.failed)),
+        ]))
+    }
+
+    /// `20260101T080000.000Z_BWV-0001-000001_001.avi`: sorts in time order, names its recording.
+    private func segmentName(_ a: ActiveRecording) -> String {
+        var n = String(a.segmentNumber)
+        while n.count < 3 { n = "0" + n }
+        return "\(UTC.compact(a.segmentFirstUTC))_\(a.info.id)_\(n).avi"
+    }
+}

@@ -1,0 +1,91 @@
+import CHAL
+
+/// How the bytes of a captured frame are laid out.
+public enum PixelFormat: String, Sendable, CaseIterable {
+    /// Packed 4:2:2, two bytes per pixel (V4L2_PIX_FMT_YUYV): what most webcams give raw.
+    case yuyv
+    /// Planar 4:2:0 (V4L2_PIX_FMT_YUV420).
+    case i420
+    /// A complete JPEG per frame (V4L2_PIX_FMT_MJPEG): passed through without re-encoding.
+    case mjpeg
+
+    var hal: hal_pixfmt? {
+        switch self {
+        case .yuyv: return HAL_PIX_YUYV
+        case .i420: return HAL_PIX_I420
+        case .mjpeg: return nil
+        }
+    }
+}
+
+/// The size and layout of the frames a source produces.
+public struct FrameGeometry: Equatable, Sendable {
+    public var width: Int
+    public var height: Int
+    public var format: PixelFormat
+    /// Bytes per line of the first plane (V4L2 `bytesperline`); 0 for MJPEG.
+    public var stride: Int
+
+    public init(width: Int, height: Int, format: PixelFormat, stride: Int? = nil) {
+        self.width = width
+        self.height = height
+        self.format = format
+        switch format {
+        case .yuyv: self.stride = stride ?? width * 2
+        case .i420: self.stride = stride ?? width
+        case .mjpeg: self.stride = 0
+        }
+    }
+
+    /// Bytes of one raw frame (for MJPEG: an upper bound a sane JPEG of this size never exceeds).
+    public var rawFrameBytes: Int {
+        switch format {
+        case .yuyv, .i420: return hal_jpeg_source_size(UInt32(height), UInt32(stride), format.hal!)
+        case .mjpeg: return width * height * 2
+        }
+    }
+
+    /// Largest encoded frame the pipeline accepts: the size of the raw 4:2:2 picture. A JPEG bigger than
+    /// the raw picture means something is wrong; such a frame is dropped and counted.
+    public var maxEncodedFrameBytes: Int { width * height * 2 + 4096 }
+}
+
+/// A frame as the source hands it over: a view of memory the source owns until `releaseFrame()`.
+public struct CapturedFrame {
+    public var bytes: UnsafeRawBufferPointer
+    /// Capture time (CLOCK_MONOTONIC for a live camera, simulated time for synthetic frames).
+    public var mono: Nanos
+    /// The source's own frame counter; a gap means the source dropped frames.
+    public var sequence: UInt64
+    public init(bytes: UnsafeRawBufferPointer, mono: Nanos, sequence: UInt64) {
+        self.bytes = bytes
+        self.mono = mono
+        self.sequence = sequence
+    }
+}
+
+/// What a frame source can report going wrong.
+public enum FrameSourceError: Error, Equatable, Sendable {
+    /// The device disappeared (ENODEV/EIO); the camera may try to reopen it.
+    case deviceLost(String)
+    /// Could not be opened or configured; a user error, reported once.
+    case unusable(String)
+}
+
+/// Where frames come from: a V4L2 camera, the synthetic generator, or a file. Like a driver's ops table:
+/// start, take the next frame, give it back, stop. One frame is out at a time.
+public protocol FrameSource: AnyObject {
+    var geometry: FrameGeometry { get }
+    /// The nominal time between frames (1/fps).
+    var frameInterval: Nanos { get }
+    /// When the next frame will be captured, for sources paced by the virtual clock (nil for a live
+    /// camera, whose frames come when they come). Lets the runtime apply a button press at time T
+    /// before the frame captured at T.
+    var nextFrameDue: Nanos? { get }
+    func start() throws(FrameSourceError)
+    /// Waits for the next frame (paced by the camera clock). Nil at the end of a finite source.
+    func nextFrame() throws(FrameSourceError) -> CapturedFrame?
+    /// Gives the frame's memory back (V4L2: re-queues the buffer). Call before the next `nextFrame`.
+    func releaseFrame()
+    func stop()
+}

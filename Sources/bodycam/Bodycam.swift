@@ -1,0 +1,48 @@
+import ArgumentParser
+import BodycamCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Bodycam: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bodycam",
+        abstract: "Firmware simulator for a police body-worn video camera.",
+        discussion: """
+        Events go to stdout as JSON Lines; diagnostics go to stderr.
+        With no camera given, `run` uses deterministic synthetic frames on a virtual clock.
+        """,
+        subcommands: [Run.self, Inspect.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// Writes one diagnostic line to stderr (never stdout: that is the event stream).
+func diagnostic(_ message: String) {
+    var line = "bodycam: " + message + "\n"
+    line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+/// Parses "250ms", "30s", "5m", "1h" for ArgumentParser.
+struct DurationOption: ExpressibleByArgument {
+    let nanos: Nanos
+    init?(argument: String) {
+        guard let n = DurationText.parse(argument) else { return nil }
+        nanos = n
+    }
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// "1280x720".
+struct SizeOption: ExpressibleByArgument {
+    let width: Int, height: Int
+    init?(argument: String) {
+        let parts = argument.lowercased().split(separator: "x")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else { return nil }
+        width = w
+        height = h
+    }
+}
+
+extension PixelFormat: ExpressibleByArgument {}
