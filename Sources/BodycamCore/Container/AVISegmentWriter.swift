@@ -36,6 +36,7 @@ public final class AVISegmentWriter {
         self.frameCapacity = frameCapacity
         header = .allocate(byteCount: AVILayout.headerBytes, alignment: 16)
         index = .allocate(byteCount: 8 + frameCapacity * AVILayout.indexEntryBytes, alignment: 16)
+        index.initializeMemory(as: UInt8.self, repeating: 0) // resident from the start, like the ring
         iov = .allocate(capacity: 3)
         chunkHeader = .allocate(byteCount: 8, alignment: 8)
         pad = .allocate(byteCount: 1, alignment: 1)

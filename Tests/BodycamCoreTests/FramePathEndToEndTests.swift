@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+@testable import BodycamCore
+
+/// Runs the real `bodycam` binary on synthetic frames and checks what it wrote with ffprobe/ffmpeg and
+/// with the per-frame stamps read back from the files.
+@Suite(.serialized)
+struct FramePathEndToEndTests {
+    static let small = ["--size", "320x240", "--fps", "30"]
+
+    /// Stamps of every frame of every segment, in file-name order.
+    static func stamps(_ segments: [String]) throws -> [FrameStamp] {
+        try segments.flatMap { path -> [FrameStamp] in
+            let avi = try AVIReader.read(path: path)
+            return try avi.frames.indices.map { try #require(avi.stamp($0)) }
+        }
+    }
+
+    @Test func rotationSplitsARecordingWithNoFrameLostOrDuplicated() throws {
+        let storage = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--segment-duration", "2s",
+                                          "--prerecord", "0s", "--record-for", "6s"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let segments = TestSupport.segments(in: storage)
+        #expect(segments.count == 3)
+        var total = 0
+        for path in segments {
+            let avi = try TestSupport.checkSegment(path, width: 320, height: 240, fps: 30)
+            #expect(avi.frames.count == 60)
+            total += avi.frames.count
+        }
+        #expect(total == 180)
+        let stamps = try Self.stamps(segments)
+        #expect(stamps.map(\.sequence) == Array(0..<180))
+        #expect(stamps.map(\.mono) == (0..<180).map { Nanos($0) * Nanos.perSecond / 30 })
+        #expect(stamps.allSatisfy { $0.deviceID == "BWV-0001" })
+
+        let segmentEvents = out.events("segment")
+        #expect(segmentEvents.map { $0["frames"] as? Int } == [60, 60, 60])
+        #expect(segmentEvents.map { $0["path"] as? String } == segments)
+        let finalized = try #require(out.events("recording").first { $0["action"] as? String == "finalized" })
+        #expect(finalized["frames"] as? Int == 180 && finalized["segments"] as? Int == 3)
+        #expect(finalized["dropped_frames"] as? Int == 0 && finalized["complete"] as? Bool == true)
+        // Names sort in time order and carry the recording id and the UTC start of the segment.
+        let names = segments.map { URL(fileURLWithPath: $0).lastPathComponent }
+        #expect(names == [
+            "20260101T080000.000Z_BWV-0001-000001_001.avi",
+            "20260101T080002.000Z_BWV-0001-000001_002.avi",
+            "20260101T080004.000Z_BWV-0001-000001_003.avi",
+        ])
+    }
+
+    @Test func recordingStartsWithThirtySecondsOfPreRecord() throws {
+        let storage = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--record-after", "40s",
+                                          "--record-for", "5s", "--segment-duration", "20s"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let started = try #require(out.events("recording").first { $0["action"] as? String == "started" })
+        #expect(started["prerecord_frames"] as? Int == 900 && started["prerecord_s"] as? Double == 30.0)
+        let segments = TestSupport.segments(in: storage)
+        #expect(segments.count == 2) // 35 s in 20 s segments
+        for path in segments { _ = try TestSupport.checkSegment(path, width: 320, height: 240, fps: 30) }
+        let stamps = try Self.stamps(segments)
+        #expect(stamps.count == 35 * 30)
+        #expect(stamps.first?.mono == 10 * Nanos.perSecond) // 30 s before the start at 40 s
+        #expect(stamps.first.map { UTC.iso($0.utc) } == "2026-01-01T08:00:10.000Z")
+        #expect(stamps.last?.mono == 1349 * Nanos.perSecond / 30) // frame 1349, the last before 45 s
+        let seqs = stamps.map(\.sequence)
+        #expect(seqs == Array(seqs[0]..<(seqs[0] + UInt64(seqs.count))))
+    }
+
+    @Test func segmentsRotateAtTheByteLimit() throws {
+        let storage = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--segment-bytes", "1048576",
+                                          "--prerecord", "0s", "--record-for", "10s"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let segments = TestSupport.segments(in: storage)
+        #expect(segments.count >= 3)
+        for path in segments {
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+            #expect(size <= 1_048_576)
+            _ = try TestSupport.checkSegment(path, width: 320, height: 240, fps: 30)
+        }
+        #expect(try Self.stamps(segments).map(\.sequence) == Array(0..<300))
+    }
+
+    @Test func sameSeedAndSettingsGiveByteIdenticalRecordings() throws {
+        let a = TestSupport.temporaryDirectory("a"), b = TestSupport.temporaryDirectory("b"), c = TestSupport.temporaryDirectory("c")
+        defer { for d in [a, b, c] { try? FileManager.default.removeItem(atPath: d) } }
+        let args = ["run"] + Self.small + ["--record-after", "3s", "--record-for", "4s", "--segment-duration", "3s"]
+        for (dir, seed) in [(a, "5"), (b, "5"), (c, "6")] {
+            let out = try TestSupport.bodycam(args + ["--storage", dir, "--seed", seed])
+            #expect(out.status == 0, "\(out.stderr)")
+        }
+        func files(_ dir: String) throws -> [(String, Data)] {
+            try TestSupport.segments(in: dir).map { (URL(fileURLWithPath: $0).lastPathComponent, try Data(contentsOf: URL(fileURLWithPath: $0))) }
+        }
+        let fa = try files(a), fb = try files(b), fc = try files(c)
+        #expect(fa.count == 3)
+        #expect(fa.map(\.0) == fb.map(\.0) && fa.map(\.1) == fb.map(\.1))
+        #expect(fa.map(\.1) != fc.map(\.1)) // the seed matters
+    }
+
+    @Test(arguments: ["i420", "mjpeg"])
+    func otherSourceFormatsRecordPlayableSegments(format: String) throws {
+        let storage = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--format", format,
+                                          "--record-after", "2s", "--record-for", "2s"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let segments = TestSupport.segments(in: storage)
+        #expect(segments.count == 1)
+        let avi = try TestSupport.checkSegment(segments[0], width: 320, height: 240, fps: 30)
+        #expect(avi.frames.count == 120)
+        #expect(try Self.stamps(segments).map(\.sequence) == Array(0..<120))
+    }
+
+    @Test func residentMemoryStaysFlatOverTenMinutesOfRecording() throws {
+        let storage = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--record-for", "10m",
+                                          "--stats-every", "60s"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let stats = out.events("stats")
+        let rss = stats.compactMap { $0["rss_bytes"] as? Int }
+        #expect(rss.count == 11) // minutes 1...10 and the final one
+        let arena = try #require(out.events("camera").first?["prerecord_bytes"] as? Int)
+        // After the first two minutes (pools touched, first segments written) nothing grows.
+        let growth = try #require(rss.last) - rss[1]
+        #expect(growth < 1 << 20, "RSS grew \(growth) bytes between minute 2 and the end: \(rss)")
+        #expect(rss.max()! < arena + 48 << 20)
+        let last = try #require(stats.last)
+        #expect(last["frames_written"] as? Int == 18_000)
+        #expect(last["dropped_ring_full"] as? Int == 0 && last["encoder_heap_fallbacks"] as? Int == 0)
+    }
+
+    @Test(arguments: [
+        (["--size", "321x240"], "even"),
+        (["--fps", "0"], "fps"),
+        (["--prerecord", "121s"], "pre-record"),
+        (["--segment-bytes", "2000000000"], "1 GiB"),
+        (["--utc-start", "yesterday"], "utc-start"),
+        (["--device-id", "a b"], "device id"),
+        (["--prerecord", "soon"], "prerecord"),
+    ])
+    func badOptionsGiveOneClearErrorAndANonZeroExit(arguments: [String], mentions: String) throws {
+        let out = try TestSupport.bodycam(["run", "--storage", TestSupport.temporaryDirectory(), "--record-for", "1s"] + arguments)
+        #expect(out.status != 0)
+        #expect(out.stderr.contains(mentions), "\(out.stderr)")
+        #expect(out.stdout.isEmpty)
+    }
+}

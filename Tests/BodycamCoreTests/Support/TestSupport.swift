@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+@testable import BodycamCore
+
+/// Shared helpers: temporary folders, running the `bodycam` binary and Debian's ffprobe/ffmpeg/djpeg.
+enum TestSupport {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary under test: $BODYCAM_BIN (the Makefile passes the release build), else the debug build.
+    static var binary: String {
+        if let b = ProcessInfo.processInfo.environment["BODYCAM_BIN"], !b.isEmpty { return b }
+        return packageRoot.appendingPathComponent(".build/debug/bodycam").path
+    }
+
+    static func temporaryDirectory(_ name: String = #function) -> String {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let path = NSTemporaryDirectory() + "bodycam-tests/\(safe)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+        /// Parsed JSON Lines events.
+        var events: [[String: Any]] {
+            lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        func events(_ type: String) -> [[String: Any]] { events.filter { $0["event"] as? String == type } }
+    }
+
+    /// Runs a program to completion, capturing stdout and stderr (via files: no pipe deadlocks).
+    static func run(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> Output {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        let dir = temporaryDirectory("io")
+        let out = URL(fileURLWithPath: dir + "/stdout"), err = URL(fileURLWithPath: dir + "/stderr")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: out)
+        p.standardError = try FileHandle(forWritingTo: err)
+        if let stdin {
+            let inPath = dir + "/stdin"
+            try stdin.write(toFile: inPath, atomically: true, encoding: .utf8)
+            p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
+        } else {
+            p.standardInput = FileHandle.nullDevice
+        }
+        try p.run()
+        p.waitUntilExit()
+        let o = Output(status: p.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
+                       stderr: try String(contentsOf: err, encoding: .utf8))
+        try? FileManager.default.removeItem(atPath: dir)
+        return o
+    }
+
+    static func bodycam(_ arguments: [String], stdin: String? = nil) throws -> Output {
+        try run(binary, arguments, stdin: stdin)
+    }
+
+    /// Locates a tool on PATH (ffprobe, ffmpeg, djpeg).
+    static func tool(_ name: String) -> String {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return "/usr/bin/\(name)"
+    }
+
+    struct Probe {
+        var codec: String
+        var width: Int
+        var height: Int
+        var frameRate: String
+        var frames: Int
+    }
+
+    /// What ffprobe (an independent demuxer) says of a video file. `-count_frames` makes it read every
+    /// packet rather than trust the header.
+    static func ffprobe(_ path: String) throws -> Probe {
+        let o = try run(tool("ffprobe"), ["-v", "error", "-count_frames", "-select_streams", "v:0",
+                                          "-show_entries", "stream=codec_name,width,height,r_frame_rate,nb_read_frames",
+                                          "-of", "json", path])
+        guard o.status == 0,
+              let json = try JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any],
+              let stream = (json["streams"] as? [[String: Any]])?.first else {
+            throw TestError("ffprobe failed on \(path): \(o.stderr)")
+        }
+        return Probe(codec: stream["codec_name"] as? String ?? "", width: stream["width"] as? Int ?? 0,
+                     height: stream["height"] as? Int ?? 0, frameRate: stream["r_frame_rate"] as? String ?? "",
+                     frames: Int(stream["nb_read_frames"] as? String ?? "") ?? -1)
+    }
+
+    /// Decodes every frame with ffmpeg; returns what it printed at error level (empty when clean).
+    static func ffmpegDecodeErrors(_ path: String) throws -> String {
+        let o = try run(tool("ffmpeg"), ["-v", "error", "-nostdin", "-i", path, "-f", "null", "-"])
+        return o.status == 0 ? o.stderr : "exit \(o.status): \(o.stderr)"
+    }
+
+    static func segments(in storage: String) -> [String] {
+        let dir = storage + "/recordings"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+            .filter { $0.hasSuffix(".avi") }.sorted().map { dir + "/" + $0 }
+    }
+
+    /// Checks a segment with ffprobe and ffmpeg and returns our own reading of it.
+    static func checkSegment(_ path: String, width: Int, height: Int, fps: Int,
+                             sourceLocation: SourceLocation = #_sourceLocation) throws -> AVIReader {
+        let avi = try AVIReader.read(path: path)
+        let probe = try ffprobe(path)
+        #expect(probe.codec == "mjpeg", sourceLocation: sourceLocation)
+        #expect(probe.width == width && probe.height == height, sourceLocation: sourceLocation)
+        #expect(probe.frameRate == "\(fps)/1", sourceLocation: sourceLocation)
+        #expect(probe.frames == avi.frames.count, "ffprobe frame count", sourceLocation: sourceLocation)
+        #expect(avi.headerFrames == avi.frames.count && avi.streamLength == avi.frames.count, sourceLocation: sourceLocation)
+        #expect(try ffmpegDecodeErrors(path) == "", sourceLocation: sourceLocation)
+        return avi
+    }
+}
+
+struct TestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

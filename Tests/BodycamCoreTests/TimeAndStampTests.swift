@@ -1,0 +1,64 @@
+import Testing
+@testable import BodycamCore
+
+struct TimeAndStampTests {
+    @Test func utcFormatsKnownInstants() {
+        #expect(UTC.iso(0) == "1970-01-01T00:00:00.000Z")
+        #expect(UTC.iso(951_782_400_123_000_000) == "2000-02-29T00:00:00.123Z") // leap day
+        #expect(UTC.compact(1_767_254_404_100_000_000) == "20260101T080004.100Z")
+        #expect(UTC.iso(-1_000_000) == "1969-12-31T23:59:59.999Z")
+    }
+
+    @Test func utcParsesWhatItWritesAndRejectsNonsense() {
+        for n: Int64 in [0, 951_782_400_123_000_000, 1_767_254_404_100_000_000, 4_102_444_799_999_000_000] {
+            #expect(UTC.parse(UTC.iso(n)) == n)
+        }
+        #expect(UTC.parse("2026-01-01T08:00:00Z") == 1_767_254_400_000_000_000)
+        for bad in ["", "2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01 08:00:00Z", "2026-01-01T24:00:00Z",
+                    "2026-01-01T08:00:00", "20260101T080000Z", "2026-01-01T08:00:00.5Z"] {
+            #expect(UTC.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func durationsParseAsPeopleTypeThem() {
+        #expect(DurationText.parse("250ms") == 250 * Nanos.perMillisecond)
+        #expect(DurationText.parse("3s") == 3 * Nanos.perSecond)
+        #expect(DurationText.parse("1.5s") == 1_500 * Nanos.perMillisecond)
+        #expect(DurationText.parse("2m") == 120 * Nanos.perSecond)
+        #expect(DurationText.parse("1h") == 3600 * Nanos.perSecond)
+        for bad in ["", "s", "3", "-3s", "3x", "1e3s", "nans", "1.2.3s", "9999999h"] {
+            #expect(DurationText.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func stampRoundTripsWithFixedWidth() throws {
+        let id = Array("BWV-0001".utf8)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameStamp.capacity, alignment: 1)
+        defer { buffer.deallocate() }
+        var w = ASCIIWriter(buffer)
+        id.withUnsafeBytes { FrameStamp.write(deviceID: $0, sequence: 123, utc: 1_767_254_404_100_000_000,
+                                              mono: 4_100_000_000, to: &w) }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<w.count]), as: UTF8.self)
+        #expect(text == "BWV1 dev=BWV-0001 seq=0000000123 utc=2026-01-01T08:00:04.100Z mono=000000004.100000000")
+        let parsed = try #require(FrameStamp.parse(Array(text.utf8)))
+        #expect(parsed == FrameStamp(deviceID: "BWV-0001", sequence: 123, utc: 1_767_254_404_100_000_000, mono: 4_100_000_000))
+        #expect(FrameStamp.parse(Array("JFIF something".utf8)) == nil)
+    }
+
+    @Test func deviceIDsAreRestrictedToSafeCharacters() {
+        #expect(FrameStamp.isValidDeviceID("BWV-0001_a"))
+        for bad in ["", "has space", "x/y", String(repeating: "a", count: 33), "ünï"] {
+            #expect(!FrameStamp.isValidDeviceID(bad), "\(bad)")
+        }
+    }
+
+    @Test func asciiWriterNeverWritesPastItsBuffer() {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4, alignment: 1)
+        defer { buffer.deallocate() }
+        var w = ASCIIWriter(buffer)
+        w.text("abc")
+        w.digits(12345, 5)
+        w.byte("z")
+        #expect(w.count == 4 && w.overflowed)
+    }
+}
