@@ -104,6 +104,20 @@ struct FramePathEndToEndTests {
         #expect(fa.map(\.1) != fc.map(\.1)) // the seed matters
     }
 
+    @Test func realTimeClockPacesFramesAtTheirRate() throws {
+        let storage = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let started = Date()
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--realtime", "--record-for", "2s"])
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(elapsed >= 1.9, "a 2 s recording in real time took \(elapsed) s")
+        #expect(out.events("camera").first?["clock"] as? String == "real")
+        let segments = TestSupport.segments(in: storage)
+        let avi = try TestSupport.checkSegment(try #require(segments.first), width: 320, height: 240, fps: 30)
+        #expect(avi.frames.count >= 58 && avi.frames.count <= 61)
+    }
+
     @Test(arguments: ["i420", "mjpeg"])
     func otherSourceFormatsRecordPlayableSegments(format: String) throws {
         let storage = TestSupport.temporaryDirectory()

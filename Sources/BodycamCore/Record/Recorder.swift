@@ -79,6 +79,8 @@ public final class Recorder: @unchecked Sendable {
     private let ring: FrameRing
     private var recordings: [RecordingInfo] = []
     private var shuttingDown = false
+    /// Fault injection: a stalled card (the writer takes no frames) until cleared.
+    private var writerStalled = false
     private var counters = RecorderCounters()
     private var reservation: FrameRing.Reservation?
 
@@ -172,11 +174,21 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
+    /// Simulates a storage card that stops accepting writes (true) or recovers (false). While stalled,
+    /// a live camera drops and counts frames once the ring is full; a virtual-clock run waits.
+    public func setWriterStalled(_ stalled: Bool) {
+        lock.withLock {
+            writerStalled = stalled
+            lock.broadcast()
+        }
+    }
+
     /// Stops any recording, lets the writer finish every queued frame and file, and joins it.
     public func finish() {
         if lock.withLock({ ring.currentOwner != 0 }) { stopRecording() }
         lock.withLock {
             shuttingDown = true
+            writerStalled = false
             lock.broadcast()
         }
         thread?.join()
@@ -199,6 +211,10 @@ public final class Recorder: @unchecked Sendable {
     private func writerLoop() {
         lock.lock()
         while true {
+            if writerStalled {
+                lock.wait()
+                continue
+            }
             if let (index, frame) = ring.nextPending() {
                 let info = recordings.first { $0.owner == frame.owner }!
                 lock.unlock()
