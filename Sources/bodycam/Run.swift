@@ -13,7 +13,8 @@ struct Run: ParsableCommand {
         discussion: """
         Without a camera, frames come from the synthetic source on a virtual clock: time runs as fast as \
         the machine can go and the same options give the same recordings, byte for byte.
-        Example: bodycam run --record-after 40s --record-for 10s
+        Control it with commands on stdin (or --script FILE), one a line; events come out on stdout.
+        Example: printf "wait 40s\\ndouble record\\nwait 10s\\nhold record 3s\\nquit\\n" | bodycam run
         """
     )
 
@@ -34,14 +35,17 @@ struct Run: ParsableCommand {
     @Option(help: "UTC at start, YYYY-MM-DDTHH:MM:SSZ, or 'now' (default: 2026-01-01T08:00:00Z, fixed so reruns are identical).")
     var utcStart = "2026-01-01T08:00:00Z"
     @Option(help: "Sensor noise of synthetic frames, 0-64 (0 compresses unrealistically well).") var noise = 12
-    @Flag(help: "Pace synthetic frames in real time instead of on the virtual clock.") var realtime = false
+    @Option(help: "virtual: time moves only by script commands, as fast as the machine goes (reruns are identical); real: wall-clock time; auto: real when a person types at a terminal, else virtual.")
+    var clock: ClockChoice = .auto
 
-    @Option(help: "Start a recording this long after start-up.") var recordAfter = DurationOption(argument: "0s")!
-    @Option(help: "Record for this long, then stop and exit.") var recordFor: DurationOption?
-    @Option(help: "Stop after this much camera time (default: after the recording, or run until Ctrl-C).")
-    var duration: DurationOption?
+    @Option(help: "Read the control script from this file instead of stdin.") var script: String?
+    @Flag(help: "Exit non-zero (after finalizing files) if any script line was bad or any expect failed.")
+    var strict = false
+    @Option(help: "Battery level at start, percent.") var battery = 100
+    @Option(help: "Storage the camera may fill, in bytes (default: the file system's free space, at most 64 GiB).")
+    var storageCapacity: Int64?
     @Option(help: "Emit a stats event this often (camera time); 0s for only at the end.")
-    var statsEvery = DurationOption(argument: "60s")!
+    var statsEvery = DurationOption(argument: "5m")!
 
     func settings() throws -> CameraSettings {
         var s = CameraSettings()
@@ -58,7 +62,6 @@ struct Run: ParsableCommand {
         s.seed = seed
         s.deviceID = deviceId
         s.noise = noise
-        s.realTime = realtime
         if utcStart == "now" {
             s.utcStart = nil
         } else {
@@ -74,10 +77,20 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let s = try settings()
-        let clock: CameraClock = s.realTime ? MonotonicClock() : VirtualClock()
+        guard (0...100).contains(battery) else { throw ValidationError("--battery \(battery): must be 0 to 100") }
+        let inputFD: Int32
+        if let script {
+            inputFD = open(script, O_RDONLY | O_CLOEXEC)
+            guard inputFD >= 0 else { throw ValidationError("--script \(script): cannot open it") }
+        } else {
+            inputFD = STDIN_FILENO
+        }
+        let person = script == nil && isatty(STDIN_FILENO) == 1
+        let realTime = clock == .real || (clock == .auto && person)
+        let cameraClock: CameraClock = realTime ? MonotonicClock() : VirtualClock()
         let camera: CameraRuntime
         do {
-            camera = try CameraRuntime(settings: s, clock: clock, events: JSONLinesSink())
+            camera = try CameraRuntime(settings: s, clock: cameraClock, events: JSONLinesSink())
         } catch {
             diagnostic(error.description)
             throw ExitCode(2)
@@ -86,45 +99,30 @@ struct Run: ParsableCommand {
         signal(SIGTERM) { _ in stopSignal = 1 }
         signal(SIGPIPE, SIG_IGN)
 
-        let recordStart = recordAfter.nanos
-        let recordEnd = recordFor.map { recordStart + $0.nanos }
-        let end = duration?.nanos ?? recordEnd
-        if end == nil && !s.realTime {
-            diagnostic("no --record-for or --duration: running until Ctrl-C on the virtual clock")
-        }
-        let settingsSummary: [(String, JSON)] = [
+        let capacity = storageCapacity ?? min(PosixFile.freeBytes(s.storage) ?? 0, 64 << 30)
+        camera.emit("camera", [
             ("device", .string(s.deviceID)), ("width", .int(Int64(s.width))), ("height", .int(Int64(s.height))),
             ("fps", .int(Int64(s.fps))), ("format", .string(s.format.rawValue)), ("quality", .int(Int64(s.quality))),
             ("prerecord_s", .double(Double(s.preRecord) / 1e9)),
             ("prerecord_bytes", .int(Int64(camera.recorder.settings.arenaBytes))),
             ("frame_slots", .int(Int64(camera.recorder.settings.frameCapacity))),
-            ("clock", .string(clock.isVirtual ? "virtual" : "real")),
+            ("clock", .string(cameraClock.isVirtual ? "virtual" : "real")),
             ("storage", .string(s.storage)),
-        ]
-        camera.emit("camera", settingsSummary)
-
-        // The timeline of this run: optional recording window, stats, end. Each step runs the camera
-        // up to the next point in time, then acts.
-        let forever = Nanos.max / 2
-        var recordAt: Nanos? = recordFor == nil ? nil : recordStart
-        var stopAt = recordEnd
-        var nextStats = statsEvery.nanos > 0 ? statsEvery.nanos : forever
-        do {
-            try camera.path.source.start()
-            while true {
-                let next = min(recordAt ?? forever, stopAt ?? forever, nextStats, end ?? forever)
-                guard try camera.run(until: next, shouldStop: { stopSignal != 0 }) else { break }
-                let now = camera.now
-                if let t = recordAt, now >= t { camera.startRecording(trigger: "command"); recordAt = nil }
-                if let t = stopAt, now >= t { camera.stopRecording(cause: "command"); stopAt = nil }
-                if now >= nextStats { camera.statsEvent(); nextStats += statsEvery.nanos }
-                if let end, now >= end { break }
-            }
-        } catch {
-            camera.emit("error", [("source", .string("camera")), ("message", .string("\(error)"))])
-            camera.shutdown()
+        ])
+        if person {
+            diagnostic("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
+        }
+        let device = DeviceRuntime(camera: camera, config: DeviceConfig(), batteryPercent: battery,
+                                   storageCapacity: capacity, statsEvery: statsEvery.nanos)
+        let runner = ScriptRunner(device: device, reader: LineReader(fd: inputFD), stop: { stopSignal != 0 })
+        runner.run()
+        if strict && runner.failures > 0 {
+            diagnostic("\(runner.failures) script error(s) or failed expectation(s)")
             throw ExitCode(1)
         }
-        camera.shutdown()
     }
+}
+
+enum ClockChoice: String, ExpressibleByArgument {
+    case auto, virtual, real
 }

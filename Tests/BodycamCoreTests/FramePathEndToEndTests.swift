@@ -19,8 +19,9 @@ struct FramePathEndToEndTests {
     @Test func rotationSplitsARecordingWithNoFrameLostOrDuplicated() throws {
         let storage = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: storage) }
+        // Boot takes 2 s; the trigger starts at 2 s and the 3 s hold stops at 8 s: 6 s of recording.
         let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--segment-duration", "2s",
-                                          "--prerecord", "0s", "--record-for", "6s"])
+                                          "--prerecord", "0s"], stdin: "wait 2s\ntrigger holster\nwait 3s\nhold record 3s\nquit\n")
         #expect(out.status == 0, "\(out.stderr)")
         let segments = TestSupport.segments(in: storage)
         #expect(segments.count == 3)
@@ -33,7 +34,7 @@ struct FramePathEndToEndTests {
         #expect(total == 180)
         let stamps = try Self.stamps(segments)
         #expect(stamps.map(\.sequence) == Array(0..<180))
-        #expect(stamps.map(\.mono) == (0..<180).map { Nanos($0) * Nanos.perSecond / 30 })
+        #expect(stamps.map(\.mono) == (0..<180).map { 2 * Nanos.perSecond + Nanos($0) * Nanos.perSecond / 30 })
         #expect(stamps.allSatisfy { $0.deviceID == "BWV-0001" })
 
         let segmentEvents = out.events("segment")
@@ -45,28 +46,29 @@ struct FramePathEndToEndTests {
         // Names sort in time order and carry the recording id and the UTC start of the segment.
         let names = segments.map { URL(fileURLWithPath: $0).lastPathComponent }
         #expect(names == [
-            "20260101T080000.000Z_BWV-0001-000001_001.avi",
-            "20260101T080002.000Z_BWV-0001-000001_002.avi",
-            "20260101T080004.000Z_BWV-0001-000001_003.avi",
+            "20260101T080002.000Z_BWV-0001-000001_001.avi",
+            "20260101T080004.000Z_BWV-0001-000001_002.avi",
+            "20260101T080006.000Z_BWV-0001-000001_003.avi",
         ])
     }
 
     @Test func recordingStartsWithThirtySecondsOfPreRecord() throws {
         let storage = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: storage) }
-        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--record-after", "40s",
-                                          "--record-for", "5s", "--segment-duration", "20s"])
+        // Ready from 2 s (boot); double press at 42.0/42.2 s: 40 s of ready. Stop: hold from 44 s to 47 s.
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--segment-duration", "20s"],
+                                          stdin: "wait 42s\ndouble record\nwait 1.7s\nhold record 3s\nquit\n")
         #expect(out.status == 0, "\(out.stderr)")
         let started = try #require(out.events("recording").first { $0["action"] as? String == "started" })
         #expect(started["prerecord_frames"] as? Int == 900 && started["prerecord_s"] as? Double == 30.0)
         let segments = TestSupport.segments(in: storage)
-        #expect(segments.count == 2) // 35 s in 20 s segments
+        #expect(segments.count == 2) // 34.8 s in 20 s segments
         for path in segments { _ = try TestSupport.checkSegment(path, width: 320, height: 240, fps: 30) }
         let stamps = try Self.stamps(segments)
-        #expect(stamps.count == 35 * 30)
-        #expect(stamps.first?.mono == 10 * Nanos.perSecond) // 30 s before the start at 40 s
-        #expect(stamps.first.map { UTC.iso($0.utc) } == "2026-01-01T08:00:10.000Z")
-        #expect(stamps.last?.mono == 1349 * Nanos.perSecond / 30) // frame 1349, the last before 45 s
+        #expect(stamps.count == 1044) // 12.2 s to 47.0 s at 30 fps
+        #expect(stamps.first?.mono == 12_200 * Nanos.perMillisecond) // 30 s before the press at 42.2 s
+        #expect(stamps.first.map { UTC.iso($0.utc) } == "2026-01-01T08:00:12.200Z")
+        #expect(stamps.last?.mono == 2 * Nanos.perSecond + 1349 * Nanos.perSecond / 30) // the last frame before 47 s
         let seqs = stamps.map(\.sequence)
         #expect(seqs == Array(seqs[0]..<(seqs[0] + UInt64(seqs.count))))
     }
@@ -75,7 +77,7 @@ struct FramePathEndToEndTests {
         let storage = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: storage) }
         let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--segment-bytes", "1048576",
-                                          "--prerecord", "0s", "--record-for", "10s"])
+                                          "--prerecord", "0s"], stdin: "wait 2s\ntrigger taser\nwait 7s\nhold record 3s\n")
         #expect(out.status == 0, "\(out.stderr)")
         let segments = TestSupport.segments(in: storage)
         #expect(segments.count >= 3)
@@ -90,9 +92,11 @@ struct FramePathEndToEndTests {
     @Test func sameSeedAndSettingsGiveByteIdenticalRecordings() throws {
         let a = TestSupport.temporaryDirectory("a"), b = TestSupport.temporaryDirectory("b"), c = TestSupport.temporaryDirectory("c")
         defer { for d in [a, b, c] { try? FileManager.default.removeItem(atPath: d) } }
-        let args = ["run"] + Self.small + ["--record-after", "3s", "--record-for", "4s", "--segment-duration", "3s"]
+        let args = ["run"] + Self.small + ["--segment-duration", "3s"]
         for (dir, seed) in [(a, "5"), (b, "5"), (c, "6")] {
-            let out = try TestSupport.bodycam(args + ["--storage", dir, "--seed", seed])
+            // Pre-record from 2 s (boot), trigger at 5 s, stop at 9 s: 7 s in 3 s segments.
+            let out = try TestSupport.bodycam(args + ["--storage", dir, "--seed", seed],
+                                              stdin: "wait 5s\ntrigger lightbar\nwait 1s\nhold record 3s\nquit\n")
             #expect(out.status == 0, "\(out.stderr)")
         }
         func files(_ dir: String) throws -> [(String, Data)] {
@@ -108,10 +112,11 @@ struct FramePathEndToEndTests {
         let storage = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: storage) }
         let started = Date()
-        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--realtime", "--record-for", "2s"])
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--clock", "real", "--prerecord", "0s"],
+                                          stdin: "wait 2s\ntrigger holster\nwait 2s\nquit\n")
         let elapsed = Date().timeIntervalSince(started)
         #expect(out.status == 0, "\(out.stderr)")
-        #expect(elapsed >= 1.9, "a 2 s recording in real time took \(elapsed) s")
+        #expect(elapsed >= 3.9, "2 s of boot and a 2 s recording in real time took \(elapsed) s")
         #expect(out.events("camera").first?["clock"] as? String == "real")
         let segments = TestSupport.segments(in: storage)
         let avi = try TestSupport.checkSegment(try #require(segments.first), width: 320, height: 240, fps: 30)
@@ -122,21 +127,21 @@ struct FramePathEndToEndTests {
     func otherSourceFormatsRecordPlayableSegments(format: String) throws {
         let storage = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: storage) }
-        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--format", format,
-                                          "--record-after", "2s", "--record-for", "2s"])
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--format", format],
+                                          stdin: "wait 4s\ntrigger holster\nhold record 3s\n")
         #expect(out.status == 0, "\(out.stderr)")
         let segments = TestSupport.segments(in: storage)
         #expect(segments.count == 1)
         let avi = try TestSupport.checkSegment(segments[0], width: 320, height: 240, fps: 30)
-        #expect(avi.frames.count == 120)
-        #expect(try Self.stamps(segments).map(\.sequence) == Array(0..<120))
+        #expect(avi.frames.count == 150) // 2 s of pre-record, 3 s until the hold stops it
+        #expect(try Self.stamps(segments).map(\.sequence) == Array(0..<150))
     }
 
     @Test func residentMemoryStaysFlatOverTenMinutesOfRecording() throws {
         let storage = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: storage) }
-        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--record-for", "10m",
-                                          "--stats-every", "60s"])
+        let out = try TestSupport.bodycam(["run"] + Self.small + ["--storage", storage, "--stats-every", "60s",
+                                          "--prerecord", "0s"], stdin: "wait 2s\ntrigger holster\nwait 10m\nquit\n")
         #expect(out.status == 0, "\(out.stderr)")
         let stats = out.events("stats")
         let rss = stats.compactMap { $0["rss_bytes"] as? Int }
@@ -159,9 +164,11 @@ struct FramePathEndToEndTests {
         (["--utc-start", "yesterday"], "utc-start"),
         (["--device-id", "a b"], "device id"),
         (["--prerecord", "soon"], "prerecord"),
+        (["--battery", "101"], "battery"),
+        (["--script", "/nonexistent/script"], "script"),
     ])
     func badOptionsGiveOneClearErrorAndANonZeroExit(arguments: [String], mentions: String) throws {
-        let out = try TestSupport.bodycam(["run", "--storage", TestSupport.temporaryDirectory(), "--record-for", "1s"] + arguments)
+        let out = try TestSupport.bodycam(["run", "--storage", TestSupport.temporaryDirectory()] + arguments, stdin: "quit\n")
         #expect(out.status != 0)
         #expect(out.stderr.contains(mentions), "\(out.stderr)")
         #expect(out.stdout.isEmpty)

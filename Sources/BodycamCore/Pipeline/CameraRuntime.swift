@@ -63,10 +63,10 @@ public final class CameraRuntime {
 
     /// Starts a recording that includes up to the configured pre-record. Returns its id.
     @discardableResult
-    public func startRecording(trigger: String) -> String? {
+    public func startRecording(trigger: String, preRecord: Bool = true) -> String? {
         let (number, id) = ids.next()
         guard let taken = recorder.startRecording(owner: number, id: id, trigger: trigger,
-                                                  since: clock.now - settings.preRecord) else {
+                                                  since: clock.now - (preRecord ? settings.preRecord : 0)) else {
             emit("alert", [("kind", .string("writer-busy")), ("message", .string("recordings still being written; start refused"))])
             return nil
         }
@@ -86,23 +86,39 @@ public final class CameraRuntime {
         recordingID = nil
     }
 
-    /// Captures every frame due before `deadline`, then sets the clock to `deadline`. Returns false if
-    /// the source ended or `shouldStop` said so first. Events scheduled at `deadline` therefore apply to
-    /// the frame captured at `deadline`, not the one before.
-    public func run(until deadline: Nanos, shouldStop: () -> Bool = { false }) throws(FrameSourceError) -> Bool {
-        while !shouldStop() {
+    public enum RunResult: Equatable {
+        case reachedDeadline
+        /// `interrupt` asked to stop after a frame; the clock is at that frame's time.
+        case interrupted
+        case sourceEnded
+    }
+
+    /// Captures every frame due before `deadline`, then sets the clock to `deadline`. Events scheduled
+    /// at `deadline` therefore apply to the frame captured at `deadline`, not the one before.
+    /// `interrupt` is asked after every frame (storage budget, writer failures, Ctrl-C).
+    public func run(until deadline: Nanos, interrupt: () -> Bool = { false }) throws(FrameSourceError) -> RunResult {
+        while true {
             if let due = path.source.nextFrameDue {
                 if due >= deadline { break }
             } else if clock.isVirtual {
-                return false // a finite synthetic or file source has ended
+                return .sourceEnded // a finite synthetic or file source has ended
             } else if clock.now >= deadline {
                 break
             }
-            guard try path.step() != nil else { return false }
+            guard try path.step() != nil else { return .sourceEnded }
+            if interrupt() { return .interrupted }
         }
-        if shouldStop() { return false }
         clock.sleep(until: deadline)
-        return true
+        return .reachedDeadline
+    }
+
+    /// Starts feeding the pre-record buffer.
+    public func startCapture() throws(FrameSourceError) { try path.startCapture() }
+
+    /// Stops capture and empties the pre-record buffer (sleep, dock, off).
+    public func stopCapture() {
+        path.source.stop()
+        recorder.discardPreRecord()
     }
 
     public func statsEvent() {
@@ -115,7 +131,7 @@ public final class CameraRuntime {
             ("segments_written", .int(Int64(snap.counters.segmentsWritten))),
             ("dropped_ring_full", .int(Int64(r.droppedFull))), ("dropped_too_large", .int(Int64(r.droppedTooLarge))),
             ("dropped_encode_error", .int(Int64(c.encodeErrors))), ("dropped_invalid_jpeg", .int(Int64(c.invalidJPEG))),
-            ("dropped_by_source", .int(Int64(c.sourceGaps))),
+            ("dropped_by_source", .int(Int64(c.sourceGaps))), ("dropped_damaged", .int(Int64(c.damaged))),
             ("lost_on_write_error", .int(Int64(snap.counters.framesLostOnWriteError))),
             ("prerecord_evicted_for_space", .int(Int64(r.evictedForSpace))),
             ("ring_frames", .int(Int64(snap.framesHeld))), ("ring_bytes", .int(Int64(snap.bytesHeld))),
@@ -131,5 +147,11 @@ public final class CameraRuntime {
         recorder.finish()
         path.source.stop()
         statsEvent()
+    }
+
+    /// Every frame lost anywhere on the path (the sum of the drop counters).
+    public var framesDropped: UInt64 {
+        let c = path.counters, s = recorder.snapshot.counters
+        return c.notStored + c.encodeErrors + c.invalidJPEG + c.sourceGaps + c.damaged + s.framesLostOnWriteError
     }
 }

@@ -12,6 +12,8 @@ public final class FramePath {
         public var invalidJPEG: UInt64 = 0
         /// Gaps in the source's sequence numbers: frames the source itself lost.
         public var sourceGaps: UInt64 = 0
+        /// Frames the driver flagged as damaged.
+        public var damaged: UInt64 = 0
     }
 
     public let source: FrameSource
@@ -56,6 +58,12 @@ public final class FramePath {
     /// Heap fallbacks inside libjpeg (0 in steady state).
     public var encoderHeapFallbacks: UInt64 { encoder?.heapFallbacks ?? 0 }
 
+    /// Starts streaming (again). A restarted source may number its frames afresh: no gap is counted.
+    public func startCapture() throws(FrameSourceError) {
+        lastSourceSequence = nil
+        try source.start()
+    }
+
     /// Captures and stores one frame. Returns its capture time, or nil at the end of the source.
     public func step() throws(FrameSourceError) -> Nanos? {
         guard let frame = try source.nextFrame() else { return nil }
@@ -63,7 +71,11 @@ public final class FramePath {
         counters.captured += 1
         if let last = lastSourceSequence, frame.sequence > last + 1 { counters.sourceGaps += frame.sequence - last - 1 }
         lastSourceSequence = frame.sequence
-        store(frame)
+        if frame.isDamaged {
+            counters.damaged += 1
+        } else {
+            store(frame)
+        }
         return frame.mono
     }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the capture side does when the ring is full of frames the writer has not written yet.
 public enum BackPressure: String, Sendable {
     /// Live camera: time is real, capture must never wait for the disk. Drop the frame and count it.
@@ -61,6 +65,9 @@ public struct RecorderCounters: Equatable, Sendable {
     public var segmentsWritten: UInt64 = 0
     /// Frames of a recording that could not be written because its file failed (disk full, I/O error).
     public var framesLostOnWriteError: UInt64 = 0
+    /// Storage the recordings will take once written (AVI chunk, index entry, one header per recording),
+    /// counted on the capture side as frames join a recording, so it is the same on every run.
+    public var recordedBytes: Int64 = 0
 }
 
 /// The pre-record ring plus the writer thread that drains recordings from it into AVI segments.
@@ -81,11 +88,24 @@ public final class Recorder: @unchecked Sendable {
     private var shuttingDown = false
     /// Fault injection: a stalled card (the writer takes no frames) until cleared.
     private var writerStalled = false
+    /// Fault injection: every frame write fails with ENOSPC, as on a full card.
+    private var outOfSpace = false
+    /// The writer is writing outside the lock.
+    private var writerBusy = false
+    /// Set by the writer when a recording could not be written; taken by the capture side.
+    private var failure: WriteFailure?
     private var counters = RecorderCounters()
     private var reservation: FrameRing.Reservation?
 
+    /// Why the writer gave up on a recording.
+    public enum WriteFailure: Equatable, Sendable {
+        case outOfSpace
+        case ioError
+    }
+
     // Writer-thread state.
     private let segment: AVISegmentWriter
+    private let reserve: SpaceReserve
     private var active: ActiveRecording?
     private var thread: OSThread?
 
@@ -117,6 +137,9 @@ public final class Recorder: @unchecked Sendable {
         segment = AVISegmentWriter(width: settings.width, height: settings.height, fps: settings.fps,
                                    frameCapacity: settings.segmentFrameCapacity)
         recordings.reserveCapacity(Recorder.maxQueuedRecordings)
+        reserve = SpaceReserve(path: settings.directory + "/.space-reserve",
+                               bytes: AVILayout.headerBytes + 8 + settings.segmentFrameCapacity * AVILayout.indexEntryBytes + 65_536)
+        reserve.claim()
         thread = OSThread { [unowned self] in self.writerLoop() }
     }
 
@@ -131,7 +154,9 @@ public final class Recorder: @unchecked Sendable {
             switch r {
             case .ok(let space):
                 return space
-            case .full where settings.backPressure == .wait && !shuttingDown:
+            case .full where settings.backPressure == .wait && !shuttingDown && !writerStalled:
+                // Virtual clock: wait for the writer. A stalled card never frees space, so then the
+                // frame is dropped as on a live camera (deterministic: the stall starts drained).
                 lock.wait()
             case .full, .tooLarge:
                 ring.countDrop(r)
@@ -146,7 +171,10 @@ public final class Recorder: @unchecked Sendable {
     public func commit(length: Int, sequence: UInt64, mono: Nanos, utc: Int64) {
         lock.withLock {
             ring.commit(length: length, sequence: sequence, mono: mono, utc: utc)
-            if ring.currentOwner != 0 { lock.broadcast() }
+            if ring.currentOwner != 0 {
+                counters.recordedBytes += Recorder.storageBytes(length)
+                lock.broadcast()
+            }
         }
     }
 
@@ -159,8 +187,9 @@ public final class Recorder: @unchecked Sendable {
             guard recordings.count < Recorder.maxQueuedRecordings else { return nil }
             recordings.append(RecordingInfo(owner: owner, id: id, trigger: trigger))
             let taken = ring.startRecording(owner: owner, since: since)
+            counters.recordedBytes += Int64(AVILayout.headerBytes + 8) + taken.bytes
             lock.broadcast()
-            return taken
+            return (taken.frames, taken.firstMono)
         }
     }
 
@@ -174,6 +203,9 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
+    /// Bytes a frame of `length` takes in a segment: its chunk and its index entry.
+    static func storageBytes(_ length: Int) -> Int64 { Int64(AVILayout.chunkBytes(length) + AVILayout.indexEntryBytes) }
+
     /// Simulates a storage card that stops accepting writes (true) or recovers (false). While stalled,
     /// a live camera drops and counts frames once the ring is full; a virtual-clock run waits.
     public func setWriterStalled(_ stalled: Bool) {
@@ -181,6 +213,33 @@ public final class Recorder: @unchecked Sendable {
             writerStalled = stalled
             lock.broadcast()
         }
+    }
+
+    /// Fault injection: the card is full (true) or has space again (false).
+    public func setOutOfSpace(_ full: Bool) {
+        lock.withLock { outOfSpace = full }
+        if !full { reserve.claim() }
+    }
+
+    /// Waits until the writer has written every pending frame (virtual clock only: a live camera never
+    /// waits for the disk). Used before injecting storage faults, so their effect is the same every run.
+    public func drain() {
+        lock.withLock {
+            while !writerStalled && (ring.nextPending() != nil || writerBusy) { lock.wait() }
+        }
+    }
+
+    /// The writer's failure since the last call, if any.
+    public func takeFailure() -> WriteFailure? {
+        lock.withLock {
+            defer { failure = nil }
+            return failure
+        }
+    }
+
+    /// Empties the pre-record buffer (sleep, dock, power off). Frames waiting for the writer stay.
+    public func discardPreRecord() {
+        lock.withLock { ring.discardPreRecord() }
     }
 
     /// Stops any recording, lets the writer finish every queued frame and file, and joins it.
@@ -203,6 +262,9 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
+    /// Storage the recordings so far will take (cheap: read once a frame by the storage budget).
+    public var recordedBytes: Int64 { lock.withLock { counters.recordedBytes } }
+
     /// True while a recording has frames the writer has not finished.
     public var isWriting: Bool { lock.withLock { !recordings.isEmpty } }
 
@@ -217,13 +279,16 @@ public final class Recorder: @unchecked Sendable {
             }
             if let (index, frame) = ring.nextPending() {
                 let info = recordings.first { $0.owner == frame.owner }!
+                let full = outOfSpace
+                writerBusy = true
                 lock.unlock()
                 if active?.info.owner != frame.owner {
                     finishActive()
                     active = ActiveRecording(info: info, startUTC: frame.utc)
                 }
-                write(frame, bytes: ring.bytes(of: frame))
+                write(frame, bytes: ring.bytes(of: frame), outOfSpace: full)
                 lock.lock()
+                writerBusy = false
                 ring.markWritten(index)
                 lock.broadcast()
                 continue
@@ -250,14 +315,14 @@ public final class Recorder: @unchecked Sendable {
     }
 
     /// Appends one frame to the active recording, rotating segments as needed.
-    private func write(_ frame: RingFrame, bytes: UnsafeRawBufferPointer) {
+    private func write(_ frame: RingFrame, bytes: UnsafeRawBufferPointer, outOfSpace: Bool) {
         guard var a = active else { return }
         defer { active = a }
         if a.failed {
             lock.withLock { counters.framesLostOnWriteError += 1 }
             return
         }
-        do {
+        do throws(IOError) {
             if segment.isOpen && (frame.mono - a.segmentFirstMono >= settings.segmentMaxDuration
                 || !segment.canAppend(frame.length, maxFileBytes: settings.segmentMaxBytes)) {
                 try closeSegment(&a)
@@ -269,6 +334,7 @@ public final class Recorder: @unchecked Sendable {
                 a.segmentFirstUTC = frame.utc
                 try segment.open(path: settings.directory + "/" + segmentName(a), directory: settings.directory)
             }
+            if outOfSpace { throw IOError(operation: "write", path: settings.directory, errno: ENOSPC) }
             try segment.append(bytes)
             if a.firstSequence == nil { a.firstSequence = frame.sequence }
             a.lastSequence = frame.sequence
@@ -277,8 +343,17 @@ public final class Recorder: @unchecked Sendable {
             lock.withLock { counters.framesWritten += 1 }
         } catch {
             a.failed = true
-            segment.abandon()
-            lock.withLock { counters.framesLostOnWriteError += 1 }
+            if error.isOutOfSpace && segment.isOpen {
+                // Give back the reserve so the frames already written get their index and header.
+                reserve.release()
+                do { try closeSegment(&a) } catch { segment.abandon() }
+            } else {
+                segment.abandon()
+            }
+            lock.withLock {
+                counters.framesLostOnWriteError += 1
+                failure = error.isOutOfSpace ? .outOfSpace : .ioError
+            }
             events.emit(Event("error", mono: frame.mono, utc: utc(frame.mono), [
                 ("source", .string("writer")), ("recording", .string(a.info.id)),
                 ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(error.description)),

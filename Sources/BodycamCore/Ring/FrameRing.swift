@@ -7,7 +7,8 @@ public struct RingFrame: Equatable, Sendable {
     public var utc: Int64
     /// 0: pre-record only (evicted when it ages out). Otherwise the recording it belongs to.
     public var owner: UInt32
-    /// Set once the writer has put it in a file; its space can then be reused.
+    /// Set once the writer has put it in a file, or when a pre-record frame is discarded (sleep, dock):
+    /// its space can be reused.
     public var written: Bool
 
     /// Waiting for the writer: must not be evicted.
@@ -163,12 +164,13 @@ public final class FrameRing {
 
     /// Starts recording `owner`: pre-record frames captured at or after `since` become part of it, and so
     /// does every frame committed until `stopRecording`. Returns how many frames were taken from the
-    /// pre-record buffer and the capture time of the first.
+    /// pre-record buffer, the capture time of the first, and what they will take on storage.
     @discardableResult
-    public func startRecording(owner: UInt32, since: Nanos) -> (frames: Int, firstMono: Nanos?) {
+    public func startRecording(owner: UInt32, since: Nanos) -> (frames: Int, firstMono: Nanos?, bytes: Int64) {
         precondition(owner != 0 && owner > currentOwner, "recording numbers increase")
         currentOwner = owner
         var taken = 0
+        var bytes: Int64 = 0
         var first: Nanos?
         var i = tail
         while i < head {
@@ -176,13 +178,14 @@ public final class FrameRing {
             if slots[slot].owner == 0 && !slots[slot].written && slots[slot].mono >= since {
                 slots[slot].owner = owner
                 taken += 1
+                bytes += Recorder.storageBytes(slots[slot].length)
                 if first == nil { first = slots[slot].mono }
                 markedEnd = i + 1
             }
             i += 1
         }
         checkInvariants()
-        return (taken, first)
+        return (taken, first, bytes)
     }
 
     /// Stops adding new frames to the current recording. Returns the index one past its last frame.
@@ -190,6 +193,19 @@ public final class FrameRing {
         currentOwner = 0
         checkInvariants()
         return head
+    }
+
+    /// Drops every pre-record frame (capture stopped: sleep, dock, off). Frames waiting for the writer
+    /// stay; discarded frames behind them are released as soon as they reach the tail.
+    public func discardPreRecord() {
+        var i = tail
+        while i < head {
+            let slot = Int(i % UInt64(frameCapacity))
+            if slots[slot].owner == 0 { slots[slot].written = true }
+            i += 1
+        }
+        trim()
+        checkInvariants()
     }
 
     // MARK: - Writer side
@@ -270,7 +286,6 @@ public final class FrameRing {
         while i < head {
             let f = frame(at: i)
             precondition(f.length > 0 && f.offset >= 0 && f.offset + f.length <= arenaBytes, "frame inside arena")
-            precondition(!f.written || f.owner != 0, "only recorded frames are written")
             if let p = previous {
                 precondition(f.sequence > p.sequence && f.mono >= p.mono, "capture order")
                 precondition(f.owner == 0 || p.owner == 0 || f.owner >= p.owner, "recordings in order")

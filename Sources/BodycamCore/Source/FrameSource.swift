@@ -57,10 +57,13 @@ public struct CapturedFrame {
     public var mono: Nanos
     /// The source's own frame counter; a gap means the source dropped frames.
     public var sequence: UInt64
-    public init(bytes: UnsafeRawBufferPointer, mono: Nanos, sequence: UInt64) {
+    /// The driver flagged the frame as damaged (V4L2_BUF_FLAG_ERROR): it is dropped and counted.
+    public var isDamaged: Bool
+    public init(bytes: UnsafeRawBufferPointer, mono: Nanos, sequence: UInt64, isDamaged: Bool = false) {
         self.bytes = bytes
         self.mono = mono
         self.sequence = sequence
+        self.isDamaged = isDamaged
     }
 }
 
@@ -82,6 +85,7 @@ public protocol FrameSource: AnyObject {
     /// camera, whose frames come when they come). Lets the runtime apply a button press at time T
     /// before the frame captured at T.
     var nextFrameDue: Nanos? { get }
+    /// Starts (or restarts, after sleep or docking) streaming; frames are due from now on.
     func start() throws(FrameSourceError)
     /// Waits for the next frame (paced by the camera clock). Nil at the end of a finite source.
     func nextFrame() throws(FrameSourceError) -> CapturedFrame?

@@ -23,7 +23,10 @@ public final class SyntheticSource: FrameSource {
     private let label: UnsafeMutableRawBufferPointer
     private let seed: UInt64
     private var startMono: Nanos = 0
+    /// Frames since the last start (timing) and since creation (the source's sequence number).
     private var index: UInt64 = 0
+    private var produced: UInt64 = 0
+    private var damagedToGo = 0
     private var frameLimit: UInt64?
 
     static let noiseMask = 0xFFFF
@@ -81,6 +84,11 @@ public final class SyntheticSource: FrameSource {
         index = 0
     }
 
+    /// Fault injection: the next `count` frames arrive damaged. Raw frames carry the driver's error flag;
+    /// JPEG frames arrive truncated (no EOI), as a USB camera delivers them when packets are lost.
+    public func damageNextFrames(_ count: Int) { damagedToGo += count }
+
+
     public var nextFrameDue: Nanos? {
         if let limit = frameLimit, index >= limit { return nil }
         // Exact integer timing: frame N is at N/fps seconds, with no drift over a 12-hour shift.
@@ -90,19 +98,23 @@ public final class SyntheticSource: FrameSource {
     public func nextFrame() throws(FrameSourceError) -> CapturedFrame? {
         guard let mono = nextFrameDue else { return nil }
         clock.sleep(until: mono)
-        render(frame: index, utc: utc.utc(mono))
-        let sequence = index
+        render(frame: produced, utc: utc.utc(mono))
+        let sequence = produced
         index += 1
+        produced += 1
+        let damaged = damagedToGo > 0
+        if damaged { damagedToGo -= 1 }
         if let encoder, let jpeg {
             do {
                 let n = try encoder.encode(UnsafeRawBufferPointer(raw), comment: UnsafeRawBufferPointer(start: nil, count: 0),
                                            into: jpeg)
-                return CapturedFrame(bytes: UnsafeRawBufferPointer(rebasing: jpeg[0..<n]), mono: mono, sequence: sequence)
+                let kept = damaged ? n / 2 : n
+                return CapturedFrame(bytes: UnsafeRawBufferPointer(rebasing: jpeg[0..<kept]), mono: mono, sequence: sequence)
             } catch {
                 throw .unusable("synthetic JPEG encode failed: \(error)")
             }
         }
-        return CapturedFrame(bytes: UnsafeRawBufferPointer(raw), mono: mono, sequence: sequence)
+        return CapturedFrame(bytes: UnsafeRawBufferPointer(raw), mono: mono, sequence: sequence, isDamaged: damaged)
     }
 
     public func releaseFrame() {}

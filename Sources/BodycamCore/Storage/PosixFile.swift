@@ -107,6 +107,13 @@ public struct PosixFile {
         return names
     }
 
+    /// Size of a file in bytes, nil if it cannot be read.
+    public static func size(_ path: String) -> Int64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int64(st.st_size)
+    }
+
     /// Free bytes for an unprivileged writer on the file system holding `path`.
     public static func freeBytes(_ path: String) -> Int64? {
         var s = statvfs()

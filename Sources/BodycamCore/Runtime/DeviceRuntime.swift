@@ -1,0 +1,254 @@
+/// Carries out the device state machine's decisions on the real frame path, and moves time forward:
+/// frames are captured (when the device captures) up to each deadline of the machine, where it is
+/// ticked. This is the only place where the pure machine meets I/O.
+public final class DeviceRuntime {
+    public let camera: CameraRuntime
+    public private(set) var machine: DeviceMachine
+    public private(set) var halted = false
+    /// The frame source ran out (a finite file or synthetic source).
+    public private(set) var sourceEnded = false
+
+    private var capturing = false
+    private let statsEvery: Nanos
+    private var nextStatsAt: Nanos
+    private let storageCapacity: Int64
+    private let storageUsedAtStart: Int64
+    private var diskFull = false
+    private var recordingsStarted = 0
+    private var markers = 0
+
+    /// - Parameters:
+    ///   - storageCapacity: what the device may fill (the file system's free space, capped by a setting).
+    ///   - statsEvery: emit a `stats` event this often (0: never on a timer).
+    public init(camera: CameraRuntime, config: DeviceConfig, batteryPercent: Int, storageCapacity: Int64, statsEvery: Nanos) {
+        self.camera = camera
+        var c = config
+        let s = camera.settings
+        let segmentEstimate = Int64(s.estimatedFrameBytes) * Int64(s.fps) * s.segmentDuration / Nanos.perSecond
+        c.storageNeededToRecord = min(Int64(s.segmentBytes), segmentEstimate)
+        machine = DeviceMachine(config: c, batteryPercent: batteryPercent)
+        self.statsEvery = statsEvery
+        nextStatsAt = statsEvery > 0 ? camera.now + statsEvery : .max
+        storageUsedAtStart = PosixFile.list(s.recordingsDirectory).reduce(0) {
+            $0 + (PosixFile.size(s.recordingsDirectory + "/" + $1) ?? 0)
+        }
+        self.storageCapacity = storageCapacity
+    }
+
+    public var now: Nanos { camera.now }
+
+    /// Free storage as the device accounts it: capacity less what is stored and what recordings will take.
+    public var storageFree: Int64 {
+        diskFull ? 0 : storageCapacity - storageUsedAtStart - camera.recorder.recordedBytes
+    }
+
+    /// The camera is switched on at time zero.
+    public func powerOn() {
+        camera.emit("storage", [("free_bytes", .int(storageFree)), ("capacity_bytes", .int(storageCapacity))])
+        apply(.storage(freeBytes: storageFree))
+        apply(.powerOn)
+        camera.emit("battery", [("level", .int(Int64(machine.battery.percent))), ("charging", .bool(false))])
+    }
+
+    /// Feeds one input to the machine now and carries out what it decides.
+    public func apply(_ input: DeviceInput) {
+        perform(machine.handle(input, at: now))
+    }
+
+    /// Runs the camera until `deadline`: frames while capturing, machine deadlines, periodic stats.
+    /// `interrupt` is checked after every frame (Ctrl-C); returns early when it says so.
+    public func advance(to deadline: Nanos, interrupt: () -> Bool = { false }) {
+        while !halted && !sourceEnded {
+            let next = min(machine.nextDeadline ?? .max, nextStatsAt, deadline)
+            if capturing && machine.cameraOK {
+                let result: CameraRuntime.RunResult
+                do {
+                    result = try camera.run(until: next) { interrupt() || storageEvent() }
+                } catch {
+                    camera.emit("error", [("source", .string("camera")), ("message", .string("\(error)"))])
+                    apply(.cameraLost)
+                    continue
+                }
+                switch result {
+                case .sourceEnded:
+                    sourceEnded = true
+                    return
+                case .interrupted:
+                    if interrupt() { return }
+                    reactToStorage()
+                    continue
+                case .reachedDeadline:
+                    break
+                }
+            } else {
+                camera.clock.sleep(until: next)
+                if interrupt() { return }
+            }
+            if now >= nextStatsAt {
+                camera.statsEvent()
+                nextStatsAt += statsEvery
+            }
+            if let d = machine.nextDeadline, d <= now { apply(.tick) }
+            if now >= deadline { return }
+        }
+    }
+
+    /// True when the recording must stop for lack of storage or the writer failed (checked per frame).
+    private func storageEvent() -> Bool {
+        guard machine.isRecording else { return false }
+        if let f = camera.recorder.takeFailure() {
+            pendingFailure = f
+            return true
+        }
+        return storageFree < 2 * Recorder.storageBytes(camera.settings.geometry.maxEncodedFrameBytes)
+    }
+    private var pendingFailure: Recorder.WriteFailure?
+
+    private func reactToStorage() {
+        if let f = pendingFailure {
+            pendingFailure = nil
+            apply(f == .outOfSpace ? .storageFull : .writeFailed)
+        } else if machine.isRecording {
+            apply(.storageFull)
+        }
+    }
+
+    /// Injects a fault (`fault KIND` in scripts).
+    public func inject(_ fault: Fault) -> String? {
+        let recorder = camera.recorder
+        switch fault {
+        case .diskFull:
+            if camera.clock.isVirtual { recorder.drain() } // same effect on every run
+            recorder.setOutOfSpace(true)
+            diskFull = true
+            apply(.storage(freeBytes: 0))
+            if machine.isRecording { apply(.storageFull) }
+            camera.emit("storage", [("free_bytes", .int(0)), ("capacity_bytes", .int(storageCapacity)), ("fault", .string("disk-full"))])
+        case .diskOK:
+            recorder.setOutOfSpace(false)
+            diskFull = false
+            apply(.storage(freeBytes: storageFree))
+            camera.emit("storage", [("free_bytes", .int(storageFree)), ("capacity_bytes", .int(storageCapacity))])
+        case .diskStall:
+            if camera.clock.isVirtual { recorder.drain() }
+            recorder.setWriterStalled(true)
+        case .diskResume:
+            recorder.setWriterStalled(false)
+        case .cameraLost:
+            guard machine.cameraOK else { return "the camera is already lost" }
+            if capturing { camera.path.source.stop() }
+            apply(.cameraLost)
+        case .cameraBack:
+            guard !machine.cameraOK else { return "the camera is not lost" }
+            apply(.cameraBack)
+            if capturing { restartCapture() }
+        case .corruptFrames(let n):
+            guard let synthetic = camera.path.source as? SyntheticSource else {
+                return "corrupt-frames works on the synthetic source only (use vivid's controls for a V4L2 camera)"
+            }
+            synthetic.damageNextFrames(n)
+        }
+        return nil
+    }
+
+    /// Ends the simulation: finalizes any recording and waits for every file.
+    public func shutdown() {
+        if !halted { apply(.shutdown) }
+        camera.shutdown()
+    }
+
+    // MARK: - Outputs
+
+    private func perform(_ outputs: [DeviceOutput]) {
+        for o in outputs { perform(o) }
+    }
+
+    private func perform(_ o: DeviceOutput) {
+        switch o {
+        case .state(let from, let to, let cause):
+            camera.emit("state", [("from", .string(from.rawValue)), ("to", .string(to.rawValue)), ("cause", .string(cause))])
+        case .gesture(let g):
+            camera.emit("gesture", [("button", .string(g.button.rawValue)), ("gesture", .string(g.kind))])
+        case .feedback(let f, let suppressed):
+            camera.emit("feedback", [("kind", .string(f.kind)), ("tones", .int(Int64(f.tones))),
+                                     ("vibrations", .int(Int64(f.vibrations))), ("long_tone", .bool(f.longTone)),
+                                     ("suppressed", .bool(suppressed))])
+        case .led(let led, let suppressed):
+            camera.emit("led", [("pattern", .string(led.rawValue)), ("suppressed", .bool(suppressed))])
+        case .stealth(let on):
+            camera.emit("stealth", [("on", .bool(on))])
+        case .startCapture:
+            capturing = true
+            if machine.cameraOK { restartCapture() }
+        case .stopCapture:
+            capturing = false
+            camera.stopCapture()
+        case .startRecording(let trigger):
+            markers = 0
+            if camera.startRecording(trigger: trigger) == nil {
+                apply(.writeFailed)
+            } else {
+                recordingsStarted += 1
+            }
+        case .splitRecording:
+            camera.stopRecording(cause: "max-length")
+            markers = 0
+            if camera.startRecording(trigger: "continuation", preRecord: false) != nil { recordingsStarted += 1 }
+        case .stopRecording(let cause):
+            camera.stopRecording(cause: cause)
+            camera.emit("storage", [("free_bytes", .int(storageFree)), ("capacity_bytes", .int(storageCapacity))])
+            apply(.storage(freeBytes: storageFree))
+        case .marker:
+            markers += 1
+            camera.emit("marker", [("recording", camera.recordingID.map { .string($0) } ?? .null),
+                                   ("number", .int(Int64(markers))),
+                                   ("frame_seq", .int(Int64(max(camera.path.sequence, 1) - 1)))])
+        case .battery(let percent, let charging):
+            camera.emit("battery", [("level", .int(Int64(percent))), ("charging", .bool(charging))])
+        case .alert(let kind, let message):
+            camera.emit("alert", [("kind", .string(kind)), ("message", .string(message))])
+        case .triggerIgnored(let source, let reason):
+            camera.emit("trigger", [("source", .string(source.rawValue)), ("action", .string("ignored")), ("reason", .string(reason))])
+        case .dock(let docked):
+            camera.emit("dock", [("docked", .bool(docked))])
+        case .halt:
+            halted = true
+        }
+    }
+
+    private func restartCapture() {
+        do { try camera.startCapture() } catch {
+            camera.emit("error", [("source", .string("camera")), ("message", .string("\(error)"))])
+            apply(.cameraLost)
+        }
+    }
+
+    // MARK: - Status
+
+    /// Everything `status` prints and `expect` can check.
+    public func status() -> [(String, JSON)] {
+        let snap = camera.recorder.snapshot
+        let c = camera.path.counters
+        return [
+            ("state", .string(machine.state.rawValue)),
+            ("stealth", .bool(machine.stealth)),
+            ("led", .string(machine.led.rawValue)),
+            ("battery", .int(Int64(machine.battery.percent))),
+            ("charging", .bool(machine.isDocked)),
+            ("docked", .bool(machine.isDocked)),
+            ("recording", .bool(machine.isRecording)),
+            ("recording_id", camera.recordingID.map { .string($0) } ?? .null),
+            ("recording_s", machine.recordingStartedAt.map { .double(Double((now - $0) / Nanos.perMillisecond) / 1000) } ?? .null),
+            ("markers", .int(Int64(markers))),
+            ("recordings", .int(Int64(recordingsStarted))),
+            ("camera", .string(machine.cameraOK ? "ok" : "lost")),
+            ("storage_free", .int(storageFree)),
+            ("storage_capacity", .int(storageCapacity)),
+            ("frames_captured", .int(Int64(c.captured))),
+            ("frames_stored", .int(Int64(c.stored))),
+            ("frames_dropped", .int(Int64(camera.framesDropped))),
+            ("prerecord_frames", .int(Int64(snap.framesHeld))),
+            ("prerecord_s", .double(snap.oldestMono.map { Double((now - $0) / Nanos.perMillisecond) / 1000 } ?? 0)),
+        ]
+    }
+}
