@@ -34,7 +34,7 @@ struct Run: ParsableCommand {
     @Option(help: "Device id stamped into every frame.") var deviceId = "BWV-0001"
     @Option(help: "UTC at start, YYYY-MM-DDTHH:MM:SSZ, or 'now' (default: 2026-01-01T08:00:00Z, fixed so reruns are identical).")
     var utcStart = "2026-01-01T08:00:00Z"
-    @Option(help: "Sensor noise of synthetic frames, 0-64 (0 compresses unrealistically well).") var noise = 12
+    @Option(help: "Sensor noise of synthetic frames, 0-64 (0 compresses unrealistically well).") var noise = 6
     @Option(help: "virtual: time moves only by script commands, as fast as the machine goes (reruns are identical); real: wall-clock time; auto: real when a person types at a terminal, else virtual.")
     var clock: ClockChoice = .auto
 

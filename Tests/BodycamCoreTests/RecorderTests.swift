@@ -49,15 +49,31 @@ struct RecorderTests {
         let jpeg = try JPEGMarkerTests.sampleJPEG()
         let events = CollectingSink()
         let r = Recorder(settings: Self.settings(dir, backPressure: .wait), events: events, utc: { $0 })
-        r.setWriterStalled(true)
         _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0))
-        // Release the stall from another thread a little later; capture blocks until then.
-        let release = OSThread { usleep(200_000); r.setWriterStalled(false) }
-        for seq in 0..<200 { #expect(Self.store(r, jpeg, seq: UInt64(seq))) }
-        release.join()
+        // Six times what the arena holds: capture has to wait for the writer, and nothing is dropped.
+        var refused = 0
+        for seq in 0..<200 where !Self.store(r, jpeg, seq: UInt64(seq)) { refused += 1 }
         r.finish()
+        #expect(refused == 0)
         #expect(r.snapshot.counters.ring.droppedFull == 0)
         #expect(events.events("recording").first?["frames"] == .int(200))
+    }
+
+    @Test func aStalledCardDropsTheSameFramesOnEveryVirtualRun() throws {
+        let jpeg = try JPEGMarkerTests.sampleJPEG()
+        var dropCounts: Set<UInt64> = []
+        for _ in 0..<3 {
+            let dir = TestSupport.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let r = Recorder(settings: Self.settings(dir, backPressure: .wait), events: CollectingSink(), utc: { $0 })
+            _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0))
+            r.drain()
+            r.setWriterStalled(true)
+            for seq in 0..<100 { _ = Self.store(r, jpeg, seq: UInt64(seq)) }
+            dropCounts.insert(r.snapshot.counters.ring.droppedFull)
+            r.finish()
+        }
+        #expect(dropCounts == [UInt64(100 - 64 * 1024 / jpeg.count)])
     }
 
     @Test func aFailingDiskEndsTheRecordingIncompleteWithoutCrashing() throws {

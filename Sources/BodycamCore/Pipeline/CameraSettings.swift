@@ -18,7 +18,7 @@ public struct CameraSettings: Sendable {
     /// UTC at camera start. Fixed by default in virtual-clock runs so reruns are byte-identical.
     public var utcStart: Int64? = UTC.parse("2026-01-01T08:00:00Z")
     /// Sensor-like noise in synthetic frames (0-64).
-    public var noise = 12
+    public var noise = 6
     public var realTime = false
 
     public init() {}
@@ -29,10 +29,11 @@ public struct CameraSettings: Sendable {
 
     public var geometry: FrameGeometry { FrameGeometry(width: width, height: height, format: format) }
 
-    /// Expected JPEG size of one frame of camera-like content at this quality: about 2 bits per pixel
-    /// at quality 85 (noisy footage compresses 5-15:1 against raw 4:2:2).
+    /// Expected JPEG size of one frame of camera-like content at this quality, with a 25 % margin:
+    /// 2.75 bits per pixel at quality 85 (noisy footage compresses 5-15:1 against raw 4:2:2; the
+    /// synthetic source at its default noise gives about 7:1, i.e. 2.3 bits per pixel).
     public var estimatedFrameBytes: Int {
-        let bitsPerPixel = 0.5 + 2.0 * Double(quality) / 100.0
+        let bitsPerPixel = (0.5 + 2.0 * Double(quality) / 100.0) * 1.25
         return Int(Double(width * height) * bitsPerPixel / 8)
     }
 

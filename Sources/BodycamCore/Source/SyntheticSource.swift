@@ -17,9 +17,11 @@ public final class SyntheticSource: FrameSource {
     private let raw: UnsafeMutableRawBufferPointer       // the raw frame being rendered (reused)
     private let jpeg: UnsafeMutableRawBufferPointer?     // its JPEG, for MJPEG output (reused)
     private let encoder: JPEGEncoder?
-    private let noiseTable: UnsafeMutableBufferPointer<Int8>
-    private let wave: UnsafeMutableBufferPointer<UInt8>
-    private let lumaRow, uRow, vRow: UnsafeMutableBufferPointer<UInt8>
+    /// A textured scene wider than the frame, in the frame's own layout, rendered once: each frame is a
+    /// window onto it that pans with time, with every row jittered by a per-frame random offset so no two
+    /// frames are alike. Copying rows is what makes synthetic frames cheap enough for a 12-hour shift.
+    private let scene: UnsafeMutableRawBufferPointer
+    private let sceneWidth: Int
     private let label: UnsafeMutableRawBufferPointer
     private let seed: UInt64
     private var startMono: Nanos = 0
@@ -29,13 +31,14 @@ public final class SyntheticSource: FrameSource {
     private var damagedToGo = 0
     private var frameLimit: UInt64?
 
-    static let noiseMask = 0xFFFF
+    /// How far the view pans across the scene before it wraps (pixels).
+    static let pan = 512
 
     /// - Parameters:
     ///   - format: `.yuyv`, `.i420`, or `.mjpeg` (rendered as YUYV, encoded at `jpegQuality`).
     ///   - frames: stop after this many frames (nil: endless).
     public init?(width: Int, height: Int, fps: Int, format: PixelFormat, seed: UInt64, clock: CameraClock,
-                 utc: UTCMapping, noise: Int = 12, jpegQuality: Int = 85, frames: UInt64? = nil) {
+                 utc: UTCMapping, noise: Int = 6, jpegQuality: Int = 85, frames: UInt64? = nil) {
         guard width >= 16, height >= 16, width % 2 == 0, height % 2 == 0, fps >= 1, fps <= 240,
               (0...64).contains(noise) else { return nil }
         geometry = FrameGeometry(width: width, height: height, format: format)
@@ -56,26 +59,17 @@ public final class SyntheticSource: FrameSource {
             encoder = nil
             jpeg = nil
         }
-        noiseTable = .allocate(capacity: SyntheticSource.noiseMask + 1 + width)
-        wave = .allocate(capacity: 512)
-        lumaRow = .allocate(capacity: width)
-        uRow = .allocate(capacity: width / 2)
-        vRow = .allocate(capacity: width / 2)
+        sceneWidth = width + SyntheticSource.pan
+        scene = .allocate(byteCount: FrameGeometry(width: sceneWidth, height: height, format: rawGeometry.format).rawFrameBytes,
+                          alignment: 64)
         label = .allocate(byteCount: 64, alignment: 1)
-        var rng = SplitMix64(seed: seed)
-        let span = UInt64(2 * noise + 1)
-        for i in 0..<noiseTable.count { noiseTable[i] = Int8(Int(rng.next() % span) - noise) }
-        for i in 0..<512 { wave[i] = UInt8(48 + (i < 256 ? i : 511 - i) * 160 / 256) }
+        renderScene()
     }
 
     deinit {
         raw.deallocate()
         jpeg?.deallocate()
-        noiseTable.deallocate()
-        wave.deallocate()
-        lumaRow.deallocate()
-        uRow.deallocate()
-        vRow.deallocate()
+        scene.deallocate()
         label.deallocate()
     }
 
@@ -122,48 +116,70 @@ public final class SyntheticSource: FrameSource {
 
     // MARK: - Rendering
 
-    private func render(frame k: UInt64, utc: Int64) {
-        let w = geometry.width, h = geometry.height
-        let boxSize = h / 4
-        let boxX = Int((k &* 4) % UInt64(w - boxSize)), boxY = Int((k &* 2) % UInt64(h - boxSize))
-        let shift = Int(k % 512) * 3
-        let base = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    /// The scene: a diagonal gradient with smooth chroma bands under sensor-like noise.
+    private func renderScene() {
+        var rng = SplitMix64(seed: seed)
+        let span = UInt64(2 * noise + 1)
+        func grain() -> Int { noise == 0 ? 0 : Int(rng.next() % span) - noise }
+        let sw = sceneWidth, h = geometry.height
+        let base = scene.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let isI420 = geometry.format == .i420
-        let stride = isI420 ? geometry.stride : w * 2
         for y in 0..<h {
-            // A fresh noise offset for every (frame, row): deterministic, different everywhere.
-            let offset = Int(truncatingIfNeeded: SplitMix64.mix(seed ^ (k &* 0x9E37_79B9) ^ UInt64(y) &* 0x85EB_CA6B))
-                & SyntheticSource.noiseMask
-            let inBoxRow = y >= boxY && y < boxY + boxSize
-            for x in 0..<w {
-                var v = Int(wave[(x + y / 2 + shift) & 511])
-                if inBoxRow && x >= boxX && x < boxX + boxSize { v = 200 + (x - boxX) % 32 }
-                v += Int(noiseTable[offset + x])
-                lumaRow[x] = UInt8(clamping: v)
-            }
-            for x in 0..<(w / 2) {
-                let n = Int(noiseTable[offset + x] >> 2)
-                uRow[x] = UInt8(clamping: 128 + ((x / 2 + Int(k)) & 63) - 32 + n)
-                vRow[x] = UInt8(clamping: 128 + ((y / 4 + x / 8) & 63) - 32 - n)
-            }
-            if isI420 {
-                (base + y * stride).update(from: lumaRow.baseAddress!, count: w)
-                if y % 2 == 0 {
-                    let cw = stride / 2, plane = stride * h, chromaPlane = cw * (h / 2)
-                    (base + plane + (y / 2) * cw).update(from: uRow.baseAddress!, count: w / 2)
-                    (base + plane + chromaPlane + (y / 2) * cw).update(from: vRow.baseAddress!, count: w / 2)
-                }
-            } else {
-                let row = base + y * stride
-                for x in 0..<(w / 2) {
-                    row[4 * x] = lumaRow[2 * x]
-                    row[4 * x + 1] = uRow[x]
-                    row[4 * x + 2] = lumaRow[2 * x + 1]
-                    row[4 * x + 3] = vRow[x]
+            for x in 0..<sw {
+                let phase = (x + y / 2) % 512
+                let luma = UInt8(clamping: 48 + (phase < 256 ? phase : 511 - phase) * 160 / 256 + grain())
+                let c = grain() >> 2
+                let u = UInt8(clamping: 128 + ((x / 4) & 63) - 32 + c)
+                let v = UInt8(clamping: 128 + ((y / 4 + x / 8) & 63) - 32 - c)
+                if isI420 {
+                    base[y * sw + x] = luma
+                    if y % 2 == 0 && x % 2 == 0 {
+                        let plane = sw * h, cw = sw / 2
+                        base[plane + (y / 2) * cw + x / 2] = u
+                        base[plane + cw * (h / 2) + (y / 2) * cw + x / 2] = v
+                    }
+                } else {
+                    base[y * sw * 2 + 2 * x] = luma
+                    base[y * sw * 2 + 2 * x + 1] = x % 2 == 0 ? u : v
                 }
             }
         }
+    }
+
+    private func render(frame k: UInt64, utc: Int64) {
+        let w = geometry.width, h = geometry.height, sw = sceneWidth
+        let src = UnsafeRawPointer(scene.baseAddress!), dst = raw.baseAddress!
+        let shift = Int(k % UInt64(SyntheticSource.pan / 2)) * 2
+        let isI420 = geometry.format == .i420
+        for y in 0..<h {
+            // Even offsets keep YUYV pairs (and I420 chroma) aligned.
+            let jitter = Int(truncatingIfNeeded: SplitMix64.mix(seed ^ k &* 0x9E37_79B9 ^ UInt64(y) &* 0x85EB_CA6B)) & 62
+            let x0 = (shift + jitter) % (SyntheticSource.pan - 64)
+            if isI420 {
+                (dst + y * geometry.stride).copyMemory(from: src + y * sw + x0, byteCount: w)
+                if y % 2 == 0 {
+                    let cw = geometry.stride / 2, scw = sw / 2
+                    let plane = geometry.stride * h, splane = sw * h
+                    let cy = y / 2
+                    (dst + plane + cy * cw).copyMemory(from: src + splane + cy * scw + x0 / 2, byteCount: w / 2)
+                    (dst + plane + cw * (h / 2) + cy * cw).copyMemory(from: src + splane + scw * (h / 2) + cy * scw + x0 / 2,
+                                                                      byteCount: w / 2)
+                }
+            } else {
+                (dst + y * geometry.stride).copyMemory(from: src + (y * sw + x0) * 2, byteCount: w * 2)
+            }
+        }
+        drawBox(frame: k)
         drawLabel(frame: k, utc: utc)
+    }
+
+    /// A bright box that moves across the picture.
+    private func drawBox(frame k: UInt64) {
+        let w = geometry.width, h = geometry.height, size = h / 4
+        let bx = Int((k &* 4) % UInt64(w - size)), by = Int((k &* 2) % UInt64(h - size))
+        for y in by..<(by + size) {
+            for x in bx..<(bx + size) { setLuma(x: x, y: y, UInt8(200 + (x - bx) % 32)) }
+        }
     }
 
     /// Burns "#0000123 2026-01-01T08:00:04.100Z" into the top-left corner, white on black.
@@ -175,31 +191,31 @@ public final class SyntheticSource: FrameSource {
         let boxW = min(geometry.width, margin * 2 + w.count * 6 * scale)
         let boxH = min(geometry.height, margin * 2 + 7 * scale)
         for y in 0..<boxH {
-            for x in 0..<boxW {
-                var on = false
-                let gx = x - margin, gy = y - margin
-                if gx >= 0, gy >= 0, gy < 7 * scale {
-                    let ch = gx / (6 * scale), col = (gx / scale) % 6
-                    if ch < w.count, col < 5 {
-                        on = (Font5x7.row(label[ch], gy / scale) >> (4 - col)) & 1 == 1
+            for x in 0..<boxW { setLuma(x: x, y: y, 16) }
+        }
+        for ch in 0..<w.count {
+            for gy in 0..<7 {
+                let bits = Font5x7.row(label[ch], gy)
+                guard bits != 0 else { continue }
+                for col in 0..<5 where (bits >> (4 - col)) & 1 == 1 {
+                    for dy in 0..<scale {
+                        for dx in 0..<scale {
+                            let x = margin + (ch * 6 + col) * scale + dx, y = margin + gy * scale + dy
+                            if x < boxW && y < boxH { setLuma(x: x, y: y, 235) }
+                        }
                     }
                 }
-                setPixel(x: x, y: y, luma: on ? 235 : 16)
             }
         }
     }
 
-    private func setPixel(x: Int, y: Int, luma: UInt8) {
+    @inline(__always)
+    private func setLuma(x: Int, y: Int, _ luma: UInt8) {
         let base = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
         if geometry.format == .i420 {
             base[y * geometry.stride + x] = luma
-            let cw = geometry.stride / 2, plane = geometry.stride * geometry.height
-            base[plane + (y / 2) * cw + x / 2] = 128
-            base[plane + cw * (geometry.height / 2) + (y / 2) * cw + x / 2] = 128
         } else {
-            let row = base + y * geometry.width * 2
-            row[2 * x] = luma
-            row[2 * x + 1] = 128 // U for even x, V for odd x: neutral chroma under the label
+            base[y * geometry.stride + 2 * x] = luma
         }
     }
 }
