@@ -34,7 +34,8 @@ public struct CameraSettings: Sendable {
     /// synthetic source at its default noise gives about 7:1, i.e. 2.3 bits per pixel).
     public var estimatedFrameBytes: Int {
         let bitsPerPixel = (0.5 + 2.0 * Double(quality) / 100.0) * 1.25
-        return Int(Double(width * height) * bitsPerPixel / 8)
+        // Plus headers and tables, and the stamp, which weigh more in small frames.
+        return Int(Double(width * height) * bitsPerPixel / 8) + 2048
     }
 
     /// The pre-record arena: pre-record plus writer headroom at the estimated frame size, plus room for
