@@ -25,18 +25,21 @@ func diagnostic(_ message: String) {
 }
 
 /// Parses "250ms", "30s", "5m", "1h" for ArgumentParser.
-struct DurationOption: ExpressibleByArgument {
+struct DurationOption: ExpressibleByArgument, CustomStringConvertible {
     let nanos: Nanos
+    let description: String
     init?(argument: String) {
         guard let n = DurationText.parse(argument) else { return nil }
         nanos = n
+        description = argument
     }
-    static var defaultCompletionKind: CompletionKind { .default }
+    var defaultValueDescription: String { description }
 }
 
 /// "1280x720".
 struct SizeOption: ExpressibleByArgument {
     let width: Int, height: Int
+    var defaultValueDescription: String { "\(width)x\(height)" }
     init?(argument: String) {
         let parts = argument.lowercased().split(separator: "x")
         guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else { return nil }

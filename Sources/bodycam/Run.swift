@@ -38,6 +38,8 @@ struct Run: ParsableCommand {
     @Option(help: "virtual: time moves only by script commands, as fast as the machine goes (reruns are identical); real: wall-clock time; auto: real when a person types at a terminal, else virtual.")
     var clock: ClockChoice = .auto
 
+    @OptionGroup(title: "Device behaviour") var device: DeviceOptions
+
     @Option(help: "Read the control script from this file instead of stdin.") var script: String?
     @Flag(help: "Exit non-zero (after finalizing files) if any script line was bad or any expect failed.")
     var strict = false
@@ -78,6 +80,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let s = try settings()
         guard (0...100).contains(battery) else { throw ValidationError("--battery \(battery): must be 0 to 100") }
+        let deviceConfig = try device.config()
         let inputFD: Int32
         if let script {
             inputFD = open(script, O_RDONLY | O_CLOEXEC)
@@ -112,9 +115,9 @@ struct Run: ParsableCommand {
         if person {
             diagnostic("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
         }
-        let device = DeviceRuntime(camera: camera, config: DeviceConfig(), batteryPercent: battery,
+        let runtime = DeviceRuntime(camera: camera, config: deviceConfig, batteryPercent: battery,
                                    storageCapacity: capacity, statsEvery: statsEvery.nanos)
-        let runner = ScriptRunner(device: device, reader: LineReader(fd: inputFD), stop: { stopSignal != 0 })
+        let runner = ScriptRunner(device: runtime, reader: LineReader(fd: inputFD), stop: { stopSignal != 0 })
         runner.run()
         if strict && runner.failures > 0 {
             diagnostic("\(runner.failures) script error(s) or failed expectation(s)")

@@ -181,4 +181,60 @@ struct ScenarioTests {
         #expect(strict.status == 1)
         #expect(TestSupport.segments(in: storage + "/strict").count == 1)
     }
+
+    @Test func aRecordingPastTheMaximumLengthContinuesSeamlesslyInANewOne() throws {
+        let r = try Self.run("max-length", ["--max-recording", "20s", "--prerecord", "0s"],
+                             stdin: "wait 2s\ntrigger holster\nwait 45s\nhold record 3s\nquit\n")
+        defer { try? FileManager.default.removeItem(atPath: r.storage) }
+        let started = r.events("recording", ("action", "started"))
+        #expect(started.map { $0["trigger"] as? String } == ["holster", "continuation", "continuation"])
+        #expect(r.events("recording", ("action", "stopped")).map { $0["cause"] as? String } == ["max-length", "max-length", "button"])
+        try r.checkAllSegments()
+        // Across the three recordings every frame is there exactly once, in order.
+        let stamps = try (1...3).flatMap { try r.stamps(recording: "BWV-0001-00000\($0)") }
+        #expect(stamps.map(\.sequence) == Array(0..<UInt64(48 * 30)))
+        #expect(try r.stamps(recording: "BWV-0001-000001").count == 20 * 30)
+    }
+
+    @Test func dockingWhileRecordingFinalizesItFirst() throws {
+        let r = try Self.run("dock-while-recording", [],
+                             stdin: "wait 5s\ndouble record\nwait 5s\ndock\nexpect state docked\nexpect recording false\nwait 1m\nundock\nexpect state ready\nquit\n")
+        defer { try? FileManager.default.removeItem(atPath: r.storage) }
+        #expect(r.events("recording", ("action", "stopped")).first?["cause"] as? String == "docked")
+        #expect(r.finalized.count == 1 && r.finalized[0]["complete"] as? Bool == true)
+        try r.checkAllSegments()
+        #expect(r.events("dock").map { $0["docked"] as? Bool } == [true, false])
+    }
+
+    /// A real ENOSPC from a tiny tmpfs (mounting needs root, which CI has).
+    static let canMount: Bool = {
+        let dir = TestSupport.temporaryDirectory("mount-probe")
+        let ok = (try? TestSupport.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]).status) == 0
+        if ok { _ = try? TestSupport.run("/bin/umount", [dir]) }
+        return ok
+    }()
+
+    @Test(.enabled(if: canMount, "needs root to mount a small tmpfs"))
+    func aRealFullFileSystemStopsTheRecordingCleanly() throws {
+        let mountPoint = TestSupport.temporaryDirectory()
+        let mount = try TestSupport.run("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint])
+        #expect(mount.status == 0)
+        defer { _ = try? TestSupport.run("/bin/umount", [mountPoint]) }
+        // The budget believes there is plenty of space: only the file system's ENOSPC can stop it.
+        let out = try TestSupport.bodycam(["run", "--size", "160x120", "--storage", mountPoint, "--storage-capacity", "1000000000",
+                                           "--segment-duration", "10s", "--prerecord", "2s"],
+                                          stdin: "wait 3s\ntrigger holster\nwait 2m\nexpect state ready\nquit\n")
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.events("expect").allSatisfy { $0["ok"] as? Bool == true })
+        #expect(out.events("recording").first { $0["action"] as? String == "stopped" }?["cause"] as? String == "storage-full")
+        #expect(out.events("alert").contains { $0["kind"] as? String == "storage-full" })
+        let writerError = try #require(out.events("error").first { $0["source"] as? String == "writer" })
+        #expect(writerError["out_of_space"] as? Bool == true)
+        // Every segment, including the one being written when the disk filled, is complete and plays.
+        let segments = TestSupport.segments(in: mountPoint)
+        #expect(!segments.isEmpty)
+        for path in segments { _ = try TestSupport.checkSegment(path, width: 160, height: 120, fps: 30) }
+        let parts = try FileManager.default.contentsOfDirectory(atPath: mountPoint + "/recordings").filter { $0.hasSuffix(".part") }
+        #expect(parts.isEmpty)
+    }
 }

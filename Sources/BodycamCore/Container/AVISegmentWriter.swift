@@ -83,7 +83,14 @@ public final class AVISegmentWriter {
         iov[0] = iovec(iov_base: chunkHeader.baseAddress, iov_len: 8)
         iov[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: jpeg.baseAddress), iov_len: length)
         iov[2] = iovec(iov_base: pad.baseAddress, iov_len: 1)
-        try f.writev(iov, count: length & 1 == 1 ? 3 : 2)
+        do {
+            try f.writev(iov, count: length & 1 == 1 ? 3 : 2)
+        } catch {
+            // A partial chunk (the disk filled mid-frame) would corrupt the file: cut it off, so the
+            // segment can still be closed with every whole frame before it.
+            try f.truncate(to: AVILayout.headerBytes + moviBytes)
+            throw error
+        }
         let entry = index.baseAddress! + 8 + frames * AVILayout.indexEntryBytes
         entry.copyMemory(from: chunkHeader.baseAddress!, byteCount: 4)
         entry.storeBytes(of: AVILayout.keyFrameFlag.littleEndian, toByteOffset: 4, as: UInt32.self)

@@ -13,6 +13,23 @@ public struct DeviceConfig: Equatable, Sendable {
     public var storageNeededToRecord: Int64 = 0
     public var battery = Battery.Config()
     public init() {}
+
+    /// Problems a user must fix, in words; empty when the settings are usable.
+    public func problems() -> [String] {
+        var p: [String] = []
+        let ms = Nanos.perMillisecond
+        if doublePressWindow < 50 * ms || doublePressWindow > 2000 * ms { p.append("double-press window must be 50 ms to 2 s") }
+        if holdTime < 500 * ms || holdTime > 10 * Nanos.perSecond { p.append("hold time must be 0.5 s to 10 s") }
+        if sleepComboWindow < 500 * ms || sleepComboWindow > 10 * Nanos.perSecond { p.append("sleep window must be 0.5 s to 10 s") }
+        if bootTime < 0 || bootTime > 60 * Nanos.perSecond { p.append("boot time must be 0 to 60 s") }
+        if recordingReminder < Nanos.perSecond || sleepReminder < Nanos.perSecond { p.append("reminders must be at least 1 s apart") }
+        if maxRecording < 10 * Nanos.perSecond { p.append("maximum recording must be at least 10 s") }
+        if battery.capacityMilliampHours < 100 || battery.capacityMilliampHours > 100_000 { p.append("battery capacity must be 100 to 100000 mAh") }
+        if !(0...50).contains(battery.cutoffPercent) || !(0...50).contains(battery.minBootPercent) {
+            p.append("battery cut-off and minimum boot level must be 0 to 50 %")
+        }
+        return p
+    }
 }
 
 /// The camera's behaviour as a pure value: inputs (with their time) in, outputs out. No I/O, no clock:

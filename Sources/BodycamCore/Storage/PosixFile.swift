@@ -62,6 +62,13 @@ public struct PosixFile {
         }
     }
 
+    /// Cuts the file to `length` bytes and continues writing there.
+    public func truncate(to length: Int) throws(IOError) {
+        guard retrying({ ftruncate(fd, off_t(length)) }) == 0, lseek(fd, off_t(length), SEEK_SET) >= 0 else {
+            throw IOError(operation: "truncate", path: path, errno: errno)
+        }
+    }
+
     /// Makes everything written so far durable (survives a power cut).
     public func sync() throws(IOError) {
         guard retrying({ fsync(fd) }) == 0 else { throw IOError(operation: "fsync", path: path, errno: errno) }
