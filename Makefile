@@ -4,7 +4,7 @@ BIN        := .build/release/bodycam
 # libjpeg (HAL encoder), libv4l (HAL capture), ffmpeg (independent media checks), djpeg/tjbench.
 APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ffmpeg
 # `make run ARGS="..."` passes options to `bodycam run`.
-ARGS       ?= --record-after 35s --record-for 30s
+ARGS       ?=
 
 .PHONY: all deps build run test clean
 
@@ -26,7 +26,7 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product bodycam
 
-# The simulated camera on synthetic frames (virtual clock). Recordings go to ./storage.
+# The simulated camera on synthetic frames, commands from the terminal. Recordings go to ./storage.
 run: build
 	$(BIN) run $(ARGS)
 
