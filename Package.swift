@@ -9,6 +9,8 @@ let package = Package(
     dependencies: [
         // Command-line parsing for the `bodycam` executable (subcommands, --help, validation).
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 of every segment and Ed25519 signatures of manifests and the audit log.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Hardware abstraction layer in C: libjpeg(-turbo) encoding (and, later, V4L2 capture).
@@ -21,7 +23,7 @@ let package = Package(
         ),
         .target(
             name: "BodycamCore",
-            dependencies: ["CHAL"],
+            dependencies: ["CHAL", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(

@@ -14,11 +14,13 @@ public final class CameraRuntime {
         case settings([String])
         case storage(IOError)
         case source(String)
+        case identity(String)
         public var description: String {
             switch self {
             case .settings(let p): return p.joined(separator: "; ")
             case .storage(let e): return "storage: \(e)"
             case .source(let s): return s
+            case .identity(let s): return s
             }
         }
     }
@@ -32,6 +34,15 @@ public final class CameraRuntime {
         self.events = events
         do { try PosixFile.makeDirectories(settings.recordingsDirectory) } catch { throw .storage(error) }
         let utc = settings.utcStart.map { UTCMapping(utcAtZero: $0 - clock.now) } ?? UTCMapping.wallClockNow(monoNow: clock.now)
+        let identity: DeviceIdentity, created: Bool
+        do {
+            (identity, created) = try DeviceIdentity.loadOrCreate(stateDirectory: settings.stateDirectory,
+                                                                  deviceID: settings.deviceID, utcNow: utc.utc(clock.now))
+            audit = try AuditLog(path: settings.stateDirectory + "/" + AuditLog.fileName, identity: identity)
+        } catch {
+            throw .identity("\(error)")
+        }
+        self.identity = identity
         let frameSource: FrameSource
         if let source {
             frameSource = source
@@ -44,7 +55,7 @@ public final class CameraRuntime {
             frameSource = s
         }
         recorder = Recorder(settings: settings.recorderSettings(backPressure: clock.isVirtual ? .wait : .drop),
-                            events: events, utc: { utc.utc($0) })
+                            events: events, evidence: Evidence(identity: identity, audit: audit), utc: { utc.utc($0) })
         guard let p = FramePath(source: frameSource, recorder: recorder, deviceID: settings.deviceID,
                                 quality: settings.quality, utc: utc) else {
             recorder.finish()
@@ -52,6 +63,24 @@ public final class CameraRuntime {
         }
         path = p
         ids = RecordingIDs(deviceID: settings.deviceID, directory: settings.recordingsDirectory)
+        if created {
+            audit.append("identity-created", mono: clock.now, utc: utc.utc(clock.now),
+                         [("device", .string(identity.deviceID)), ("public_key", .string(identity.publicKeyHex))])
+        }
+        if audit.repairedBytes > 0 {
+            audit.append("audit-repaired", mono: clock.now, utc: utc.utc(clock.now),
+                         [("removed_bytes", .int(Int64(audit.repairedBytes))), ("reason", .string("partial last entry after a crash"))])
+        }
+    }
+
+    public let identity: DeviceIdentity
+    public let audit: AuditLog
+
+    /// Appends to the audit trail at the current time.
+    public func record(_ event: String, _ fields: [(String, JSON)] = []) {
+        if let e = audit.append(event, mono: now, utc: utcNow, fields) {
+            emit("error", [("source", .string("audit")), ("message", .string(e.description))])
+        }
     }
 
     public var now: Nanos { clock.now }
@@ -66,16 +95,18 @@ public final class CameraRuntime {
     public func startRecording(trigger: String, preRecord: Bool = true) -> String? {
         let (number, id) = ids.next()
         guard let taken = recorder.startRecording(owner: number, id: id, trigger: trigger,
-                                                  since: clock.now - (preRecord ? settings.preRecord : 0)) else {
+                                                  since: clock.now - (preRecord ? settings.preRecord : 0), now: clock.now) else {
             emit("alert", [("kind", .string("writer-busy")), ("message", .string("recordings still being written; start refused"))])
             return nil
         }
         recordingNumber = number
         recordingID = id
         let prerecord = taken.firstMono.map { Double(clock.now - $0) / 1e9 } ?? 0
-        emit("recording", [("action", .string("started")), ("id", .string(id)), ("trigger", .string(trigger)),
-                           ("prerecord_frames", .int(Int64(taken.frames))),
-                           ("prerecord_s", .double((prerecord * 1000).rounded() / 1000))])
+        let fields: [(String, JSON)] = [("id", .string(id)), ("trigger", .string(trigger)),
+                                        ("prerecord_frames", .int(Int64(taken.frames))),
+                                        ("prerecord_s", .double((prerecord * 1000).rounded() / 1000))]
+        emit("recording", [("action", .string("started"))] + fields)
+        record("recording-started", fields)
         return id
     }
 
@@ -83,6 +114,7 @@ public final class CameraRuntime {
         guard let id = recordingID else { return }
         recorder.stopRecording()
         emit("recording", [("action", .string("stopped")), ("id", .string(id)), ("cause", .string(cause))])
+        record("recording-stopped", [("id", .string(id)), ("cause", .string(cause))])
         recordingID = nil
     }
 
@@ -147,6 +179,8 @@ public final class CameraRuntime {
         recorder.finish()
         path.source.stop()
         statsEvent()
+        record("shutdown")
+        audit.checkpoint(mono: now, utc: utcNow)
     }
 
     /// Every frame lost anywhere on the path (the sum of the drop counters).

@@ -74,6 +74,8 @@ public struct CameraSettings: Sendable {
     }
 
     public var recordingsDirectory: String { storage + "/recordings" }
+    /// Identity, keys and the audit trail.
+    public var stateDirectory: String { storage + "/state" }
 
     public func recorderSettings(backPressure: BackPressure) -> RecorderSettings {
         RecorderSettings(directory: recordingsDirectory, deviceID: deviceID, width: width, height: height, fps: fps,

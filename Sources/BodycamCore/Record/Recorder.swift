@@ -56,6 +56,18 @@ public struct RecordingInfo: Sendable {
     var stopIndex: UInt64?
     /// Frames of this recording lost because the writer fell behind (live capture only).
     var droppedFrames: UInt64 = 0
+    var prerecordSeconds: Double = 0
+    var markers: [Marker] = []
+}
+
+/// What the writer needs to make recordings evidence: the key that signs manifests, the audit trail.
+public struct Evidence: Sendable {
+    public var identity: DeviceIdentity
+    public var audit: AuditLog
+    public init(identity: DeviceIdentity, audit: AuditLog) {
+        self.identity = identity
+        self.audit = audit
+    }
 }
 
 /// Counters the camera reports (every drop is counted somewhere here).
@@ -80,6 +92,7 @@ public final class Recorder: @unchecked Sendable {
     public let settings: RecorderSettings
     private let events: EventSink
     private let utc: @Sendable (Nanos) -> Int64
+    private let evidence: Evidence?
 
     // Shared state, guarded by `lock`.
     private let lock = ConditionLock()
@@ -123,14 +136,21 @@ public final class Recorder: @unchecked Sendable {
         var segmentFirstMono: Nanos = 0
         var segmentFirstUTC: Int64 = 0
         var failed = false
+        var lostFrames: UInt64 = 0
         var startUTC: Int64 = 0
         var lastMono: Nanos = 0
+        var lastUTC: Int64 = 0
+        var segments: [SegmentRecord] = []
     }
 
     /// - Parameter utc: maps camera time to UTC, for events about finished files.
-    public init(settings: RecorderSettings, events: EventSink, utc: @escaping @Sendable (Nanos) -> Int64) {
+    /// - Parameter evidence: signs a manifest for every finished recording and records it in the audit
+    ///   trail (nil: segments only).
+    public init(settings: RecorderSettings, events: EventSink, evidence: Evidence? = nil,
+                utc: @escaping @Sendable (Nanos) -> Int64) {
         self.settings = settings
         self.events = events
+        self.evidence = evidence
         self.utc = utc
         ring = FrameRing(arenaBytes: settings.arenaBytes, frameCapacity: settings.frameCapacity,
                          maxAge: settings.preRecord)
@@ -182,14 +202,22 @@ public final class Recorder: @unchecked Sendable {
 
     /// Starts a recording that begins with the pre-record frames captured at or after `since`.
     /// Returns nil (and starts nothing) when too many recordings are still being written.
-    public func startRecording(owner: UInt32, id: String, trigger: String, since: Nanos) -> (frames: Int, firstMono: Nanos?)? {
+    public func startRecording(owner: UInt32, id: String, trigger: String, since: Nanos, now: Nanos) -> (frames: Int, firstMono: Nanos?)? {
         lock.withLock {
             guard recordings.count < Recorder.maxQueuedRecordings else { return nil }
-            recordings.append(RecordingInfo(owner: owner, id: id, trigger: trigger))
             let taken = ring.startRecording(owner: owner, since: since)
+            let prerecord = taken.firstMono.map { Double((now - $0) / Nanos.perMillisecond) / 1000 } ?? 0
+            recordings.append(RecordingInfo(owner: owner, id: id, trigger: trigger, prerecordSeconds: prerecord))
             counters.recordedBytes += Int64(AVILayout.headerBytes + 8) + taken.bytes
             lock.broadcast()
             return (taken.frames, taken.firstMono)
+        }
+    }
+
+    /// Notes a marker in the current recording (listed in its manifest).
+    public func addMarker(_ marker: Marker) {
+        lock.withLock {
+            if let i = recordings.lastIndex(where: { $0.owner == ring.currentOwner }) { recordings[i].markers.append(marker) }
         }
     }
 
@@ -304,7 +332,9 @@ public final class Recorder: @unchecked Sendable {
             if active == nil, let i = recordings.firstIndex(where: { $0.stopIndex != nil && ring.writeCursor >= $0.stopIndex! }) {
                 let empty = recordings.remove(at: i)
                 lock.unlock()
-                emitRecordingFinalized(ActiveRecording(info: empty))
+                let nothing = ActiveRecording(info: empty)
+                writeManifest(nothing)
+                emitRecordingFinalized(nothing)
                 lock.lock()
                 continue
             }
@@ -319,6 +349,7 @@ public final class Recorder: @unchecked Sendable {
         guard var a = active else { return }
         defer { active = a }
         if a.failed {
+            a.lostFrames += 1
             lock.withLock { counters.framesLostOnWriteError += 1 }
             return
         }
@@ -339,6 +370,7 @@ public final class Recorder: @unchecked Sendable {
             if a.firstSequence == nil { a.firstSequence = frame.sequence }
             a.lastSequence = frame.sequence
             a.lastMono = frame.mono
+            a.lastUTC = frame.utc
             a.frames += 1
             lock.withLock { counters.framesWritten += 1 }
         } catch {
@@ -350,6 +382,7 @@ public final class Recorder: @unchecked Sendable {
             } else {
                 segment.abandon()
             }
+            a.lostFrames += 1
             lock.withLock {
                 counters.framesLostOnWriteError += 1
                 failure = error.isOutOfSpace ? .outOfSpace : .ioError
@@ -366,12 +399,20 @@ public final class Recorder: @unchecked Sendable {
         let (path, bytes) = try segment.close()
         a.bytes += bytes
         lock.withLock { counters.segmentsWritten += 1 }
+        // The header is only final now, so the file's SHA-256 (what sha256sum prints) is taken here, from
+        // the page cache the writes just filled.
+        let digest = FileBytes.sha256(path) ?? ""
+        let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
+        a.segments.append(SegmentRecord(index: a.segmentNumber, file: name, frames: frames, bytes: bytes,
+                                        firstSeq: a.segmentFirstSequence, lastSeq: a.lastSequence,
+                                        firstUTC: a.segmentFirstUTC, lastUTC: a.lastUTC, sha256: digest))
         let duration = Double(frames) / Double(settings.fps)
         events.emit(Event("segment", mono: a.lastMono, utc: utc(a.lastMono), [
             ("recording", .string(a.info.id)), ("index", .int(Int64(a.segmentNumber))), ("path", .string(path)),
             ("frames", .int(Int64(frames))), ("bytes", .int(Int64(bytes))),
             ("first_seq", .int(Int64(a.segmentFirstSequence))), ("last_seq", .int(Int64(a.lastSequence))),
             ("start_utc", .string(UTC.iso(a.segmentFirstUTC))), ("duration_s", .double(duration)),
+            ("sha256", .string(digest)),
         ]))
     }
 
@@ -388,13 +429,41 @@ public final class Recorder: @unchecked Sendable {
         }
         lock.withLock {
             if let i = recordings.firstIndex(where: { $0.owner == a.info.owner }) {
-                a.info.droppedFrames = recordings[i].droppedFrames
+                a.info = recordings[i]
                 recordings.remove(at: i)
             }
             lock.broadcast()
         }
+        writeManifest(a)
         emitRecordingFinalized(a)
         active = nil
+    }
+
+    /// Signs and writes the recording's manifest, and notes it in the audit trail.
+    private func writeManifest(_ a: ActiveRecording) {
+        guard let evidence else { return }
+        let manifest = RecordingManifest(
+            deviceID: evidence.identity.deviceID, recordingID: a.info.id, trigger: a.info.trigger,
+            startUTC: a.segments.first?.firstUTC ?? a.startUTC, endUTC: a.lastUTC == 0 ? a.startUTC : a.lastUTC,
+            prerecordSeconds: a.info.prerecordSeconds, markers: a.info.markers, segments: a.segments,
+            droppedFrames: a.info.droppedFrames, lostFrames: a.lostFrames, complete: !a.failed, recovered: false)
+        do {
+            let digest = try manifest.write(to: settings.directory, identity: evidence.identity)
+            evidence.audit.append("recording-finalized", mono: a.lastMono, utc: utc(a.lastMono), [
+                ("recording", .string(a.info.id)), ("segments", .int(Int64(a.segments.count))),
+                ("frames", .int(Int64(manifest.frames))), ("complete", .bool(manifest.complete)),
+                ("manifest_sha256", .string(digest)),
+            ])
+            events.emit(Event("manifest", mono: a.lastMono, utc: utc(a.lastMono), [
+                ("recording", .string(a.info.id)), ("path", .string(settings.directory + "/" + RecordingManifest.jsonName(a.info.id))),
+                ("sha256", .string(digest)),
+            ]))
+        } catch {
+            events.emit(Event("error", mono: a.lastMono, utc: utc(a.lastMono), [
+                ("source", .string("writer")), ("recording", .string(a.info.id)),
+                ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string("manifest: \(error)")),
+            ]))
+        }
     }
 
     private func emitRecordingFinalized(_ a: ActiveRecording) {

@@ -116,6 +116,7 @@ public final class DeviceRuntime {
     /// Injects a fault (`fault KIND` in scripts).
     public func inject(_ fault: Fault) -> String? {
         let recorder = camera.recorder
+        camera.record("fault-injected", [("fault", .string("\(fault)"))])
         switch fault {
         case .diskFull:
             if camera.clock.isVirtual { recorder.drain() } // same effect on every run
@@ -166,7 +167,9 @@ public final class DeviceRuntime {
     private func perform(_ o: DeviceOutput) {
         switch o {
         case .state(let from, let to, let cause):
-            camera.emit("state", [("from", .string(from.rawValue)), ("to", .string(to.rawValue)), ("cause", .string(cause))])
+            let fields: [(String, JSON)] = [("from", .string(from.rawValue)), ("to", .string(to.rawValue)), ("cause", .string(cause))]
+            camera.emit("state", fields)
+            camera.record("state", fields)
         case .gesture(let g):
             camera.emit("gesture", [("button", .string(g.button.rawValue)), ("gesture", .string(g.kind))])
         case .feedback(let f, let suppressed):
@@ -177,6 +180,7 @@ public final class DeviceRuntime {
             camera.emit("led", [("pattern", .string(led.rawValue)), ("suppressed", .bool(suppressed))])
         case .stealth(let on):
             camera.emit("stealth", [("on", .bool(on))])
+            camera.record("stealth", [("on", .bool(on))])
         case .startCapture:
             capturing = true
             if machine.cameraOK { restartCapture() }
@@ -200,17 +204,24 @@ public final class DeviceRuntime {
             apply(.storage(freeBytes: storageFree))
         case .marker:
             markers += 1
-            camera.emit("marker", [("recording", camera.recordingID.map { .string($0) } ?? .null),
-                                   ("number", .int(Int64(markers))),
-                                   ("frame_seq", .int(Int64(max(camera.path.sequence, 1) - 1)))])
+            let seq = max(camera.path.sequence, 1) - 1
+            camera.recorder.addMarker(Marker(number: markers, utc: camera.utcNow, frameSeq: seq))
+            let fields: [(String, JSON)] = [("recording", camera.recordingID.map { .string($0) } ?? .null),
+                                            ("number", .int(Int64(markers))), ("frame_seq", .int(Int64(seq)))]
+            camera.emit("marker", fields)
+            camera.record("marker", fields)
         case .battery(let percent, let charging):
             camera.emit("battery", [("level", .int(Int64(percent))), ("charging", .bool(charging))])
         case .alert(let kind, let message):
             camera.emit("alert", [("kind", .string(kind)), ("message", .string(message))])
+            camera.record("alert", [("kind", .string(kind)), ("message", .string(message)),
+                                    ("battery", .int(Int64(machine.battery.percent)))])
         case .triggerIgnored(let source, let reason):
             camera.emit("trigger", [("source", .string(source.rawValue)), ("action", .string("ignored")), ("reason", .string(reason))])
         case .dock(let docked):
             camera.emit("dock", [("docked", .bool(docked))])
+            camera.record(docked ? "docked" : "undocked")
+            if docked { camera.audit.checkpoint(mono: now, utc: camera.utcNow) }
         case .halt:
             halted = true
         }
