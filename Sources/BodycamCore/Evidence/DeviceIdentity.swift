@@ -161,19 +161,26 @@ public enum FileBytes {
         try PosixFile.renameDurably(from: tmp, to: path, directory: dir)
     }
 
-    /// SHA-256 of a whole file, streamed in 1 MiB reads.
-    public static func sha256(_ path: String) -> String? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
+    /// SHA-256 of a whole file, streamed through `buffer` (the writer passes its preallocated one).
+    public static func sha256(_ path: String, buffer: UnsafeMutableRawBufferPointer) -> String? {
+        let fd = retrying { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
         var hasher = SHA256()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            let n = retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
-        guard ferror(f) == 0 else { return nil }
         return Hex.encode(hasher.finalize())
+    }
+
+    /// SHA-256 of a whole file (tools and tests).
+    public static func sha256(_ path: String) -> String? {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        return sha256(path, buffer: buffer)
     }
 }
 
