@@ -6,7 +6,7 @@ APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ff
 # `make run ARGS="..."` passes options to `bodycam run`.
 ARGS       ?=
 
-.PHONY: all deps build run test clean
+.PHONY: all deps build run test test-powercut clean
 
 all: build
 
@@ -33,6 +33,10 @@ run: build
 # Unit tests (debug build) plus end-to-end tests that drive the release binary.
 test: build
 	BODYCAM_BIN=$(CURDIR)/$(BIN) $(SWIFT) test
+
+# The power-cut test with many more kills (make test runs 50).
+test-powercut: build
+	BODYCAM_BIN=$(CURDIR)/$(BIN) BODYCAM_POWERCUT_KILLS=$${KILLS:-500} $(SWIFT) test --filter PowerCutTests
 
 clean:
 	rm -rf .build storage

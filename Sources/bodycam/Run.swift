@@ -30,6 +30,8 @@ struct Run: ParsableCommand {
     var segmentDuration = DurationOption(argument: "5m")!
     @Option(help: "Largest segment file in bytes (at most 1 GiB).") var segmentBytes = 512 << 20
     @Option(help: "Storage folder of the device.") var storage = "storage"
+    @Option(help: "Make the open segment durable this often (camera time); a power cut loses at most this much.")
+    var syncInterval = DurationOption(argument: "1s")!
     @Option(help: "Seed of the synthetic source.") var seed: UInt64 = 1
     @Option(help: "Device id stamped into every frame.") var deviceId = "BWV-0001"
     @Option(help: "UTC at start, YYYY-MM-DDTHH:MM:SSZ, or 'now' (default: 2026-01-01T08:00:00Z, fixed so reruns are identical).")
@@ -64,6 +66,7 @@ struct Run: ParsableCommand {
         s.seed = seed
         s.deviceID = deviceId
         s.noise = noise
+        s.syncInterval = syncInterval.nanos
         if utcStart == "now" {
             s.utcStart = nil
         } else {
@@ -112,6 +115,13 @@ struct Run: ParsableCommand {
             ("clock", .string(cameraClock.isVirtual ? "virtual" : "real")),
             ("storage", .string(s.storage)),
         ])
+        let r = camera.recovery
+        if !r.isEmpty {
+            camera.emit("recovery", [("segments_rebuilt", .array(r.segmentsRebuilt.map { .string($0) })),
+                                     ("manifests_written", .array(r.manifestsWritten.map { .string($0) })),
+                                     ("empty_segments_removed", .array(r.emptySegmentsRemoved.map { .string($0) })),
+                                     ("frames_recovered", .int(Int64(r.framesRecovered)))])
+        }
         if person {
             diagnostic("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
         }

@@ -65,7 +65,21 @@ public final class AVISegmentWriter {
         finalPath = path
         self.directory = directory
         AVILayout.writeHeader(currentHeader(hasIndex: false), into: header)
-        do { try f.write(UnsafeRawBufferPointer(header)) } catch { abandon(); throw error }
+        do {
+            try f.write(UnsafeRawBufferPointer(header))
+            // The new file's name must survive a power cut too, or its synced frames cannot be found.
+            try f.sync()
+            try PosixFile.syncDirectory(directory)
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
+    /// Makes the frames written so far durable (fdatasync): recovery keeps every one of them.
+    public func sync() throws(IOError) {
+        guard let f = file else { return }
+        guard retrying({ fdatasync(f.fd) }) == 0 else { throw IOError(operation: "fdatasync", path: f.path, errno: errno) }
     }
 
     /// Whether a frame of `length` bytes still fits under `maxFileBytes` and the index capacity.

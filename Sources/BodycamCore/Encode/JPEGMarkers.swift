@@ -6,9 +6,14 @@ public enum JPEGMarkers {
     /// A frame starts with SOI and ends with EOI (trailing zero padding, common from USB cameras, allowed).
     public static func isComplete(_ jpeg: UnsafeRawBufferPointer) -> Bool {
         guard jpeg.count >= 128, jpeg[0] == 0xFF, jpeg[1] == soi else { return false }
+        return completeLength(jpeg) != nil
+    }
+
+    /// The length up to and including EOI, without trailing zero padding; nil if there is no EOI there.
+    public static func completeLength(_ jpeg: UnsafeRawBufferPointer) -> Int? {
         var end = jpeg.count
         while end > 2 && jpeg[end - 1] == 0 { end -= 1 }
-        return end >= 4 && jpeg[end - 2] == 0xFF && jpeg[end - 1] == eoi
+        return end >= 4 && jpeg[end - 2] == 0xFF && jpeg[end - 1] == eoi ? end : nil
     }
 
     /// Where our COM goes: after SOI and any APPn segments (JFIF wants APP0 first), before the tables.

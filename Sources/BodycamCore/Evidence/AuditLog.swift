@@ -34,6 +34,7 @@ public final class AuditLog: @unchecked Sendable {
             if repaired > 0 { truncate(path, off_t(end)) }
             for line in bytes[0..<end].split(separator: 10) {
                 seq += 1
+                lastUTC = JSONText.stringField("utc", in: String(decoding: line, as: UTF8.self)).flatMap(UTC.parse)
                 lastHash = Hex.encode(SHA256.hash(data: Array(line)))
                 sinceCheckpoint = String(decoding: line, as: UTF8.self).contains("\"event\":\"checkpoint\"") ? 0 : sinceCheckpoint + 1
             }
@@ -48,6 +49,8 @@ public final class AuditLog: @unchecked Sendable {
 
     /// Bytes of a partial last entry removed when the log was opened (a crash mid-write).
     public let repairedBytes: Int
+    /// UTC of the last entry found when the log was opened.
+    public private(set) var lastUTC: Int64?
 
     public var entries: Int { lock.withLock { seq } }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs the camera: the capture loop on the calling thread, the recorder's writer on its own.
 /// This is the edge where settings become objects and where actions meet I/O.
 public final class CameraRuntime {
@@ -33,7 +37,7 @@ public final class CameraRuntime {
         self.clock = clock
         self.events = events
         do { try PosixFile.makeDirectories(settings.recordingsDirectory) } catch { throw .storage(error) }
-        let utc = settings.utcStart.map { UTCMapping(utcAtZero: $0 - clock.now) } ?? UTCMapping.wallClockNow(monoNow: clock.now)
+        var utc = settings.utcStart.map { UTCMapping(utcAtZero: $0 - clock.now) } ?? UTCMapping.wallClockNow(monoNow: clock.now)
         let identity: DeviceIdentity, created: Bool
         do {
             (identity, created) = try DeviceIdentity.loadOrCreate(stateDirectory: settings.stateDirectory,
@@ -43,6 +47,26 @@ public final class CameraRuntime {
             throw .identity("\(error)")
         }
         self.identity = identity
+        // A simulated clock never runs backwards on the same device: it resumes after the last audit entry
+        // and after the last segment that may hold frames (a segment is at most one segment long).
+        var clockResumed: (from: Int64, to: Int64)?
+        let latestSegment = PosixFile.list(settings.recordingsDirectory).compactMap { name -> Int64? in
+            guard name.contains(".avi"), let stamp = name.split(separator: "_").first else { return nil }
+            return UTC.parseCompact(String(stamp)).map { $0 + settings.segmentDuration }
+        }.max()
+        if clock.isVirtual, let last = [audit.lastUTC, latestSegment].compactMap({ $0 }).max(), utc.utc(clock.now) <= last {
+            let resumed = last + Nanos.perSecond
+            clockResumed = (utc.utc(clock.now), resumed)
+            utc = UTCMapping(utcAtZero: resumed - clock.now)
+        }
+        // Anything a crash or power cut left unfinished is repaired before the camera records again.
+        do {
+            recovery = try Recovery.run(directory: settings.recordingsDirectory, identity: identity, audit: audit,
+                                        mono: clock.now, utc: utc.utc(clock.now))
+        } catch {
+            throw .storage(IOError(operation: "recover", path: "\(error)", errno: EIO))
+        }
+        let fixedUTC = utc
         let frameSource: FrameSource
         if let source {
             frameSource = source
@@ -55,7 +79,7 @@ public final class CameraRuntime {
             frameSource = s
         }
         recorder = Recorder(settings: settings.recorderSettings(backPressure: clock.isVirtual ? .wait : .drop),
-                            events: events, evidence: Evidence(identity: identity, audit: audit), utc: { utc.utc($0) })
+                            events: events, evidence: Evidence(identity: identity, audit: audit), utc: { fixedUTC.utc($0) })
         guard let p = FramePath(source: frameSource, recorder: recorder, deviceID: settings.deviceID,
                                 quality: settings.quality, utc: utc) else {
             recorder.finish()
@@ -67,6 +91,10 @@ public final class CameraRuntime {
             audit.append("identity-created", mono: clock.now, utc: utc.utc(clock.now),
                          [("device", .string(identity.deviceID)), ("public_key", .string(identity.publicKeyHex))])
         }
+        if let c = clockResumed {
+            audit.append("clock", mono: clock.now, utc: c.to, [("from", .string(UTC.iso(c.from))), ("to", .string(UTC.iso(c.to))),
+                                                              ("reason", .string("resumed after the last recorded time on this device"))])
+        }
         if audit.repairedBytes > 0 {
             audit.append("audit-repaired", mono: clock.now, utc: utc.utc(clock.now),
                          [("removed_bytes", .int(Int64(audit.repairedBytes))), ("reason", .string("partial last entry after a crash"))])
@@ -75,6 +103,8 @@ public final class CameraRuntime {
 
     public let identity: DeviceIdentity
     public let audit: AuditLog
+    /// What boot-time recovery repaired.
+    public let recovery: Recovery.Result
 
     /// Appends to the audit trail at the current time.
     public func record(_ event: String, _ fields: [(String, JSON)] = []) {

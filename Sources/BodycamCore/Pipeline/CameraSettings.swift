@@ -20,6 +20,8 @@ public struct CameraSettings: Sendable {
     /// Sensor-like noise in synthetic frames (0-64).
     public var noise = 6
     public var realTime = false
+    /// How often the open segment is made durable (camera time).
+    public var syncInterval: Nanos = Nanos.perSecond
 
     public init() {}
 
@@ -70,6 +72,7 @@ public struct CameraSettings: Sendable {
         }
         if !FrameStamp.isValidDeviceID(deviceID) { p.append("device id '\(deviceID)': 1-32 of A-Z a-z 0-9 - _") }
         if !(0...64).contains(noise) { p.append("noise \(noise): must be 0 to 64") }
+        if syncInterval < 0 || syncInterval > 60 * Nanos.perSecond { p.append("sync interval must be 0 to 60 s") }
         return p
     }
 
@@ -78,9 +81,11 @@ public struct CameraSettings: Sendable {
     public var stateDirectory: String { storage + "/state" }
 
     public func recorderSettings(backPressure: BackPressure) -> RecorderSettings {
-        RecorderSettings(directory: recordingsDirectory, deviceID: deviceID, width: width, height: height, fps: fps,
-                         preRecord: preRecord, arenaBytes: arenaBytes ?? derivedArenaBytes,
-                         frameCapacity: frameCapacity, segmentMaxDuration: segmentDuration,
-                         segmentMaxBytes: segmentBytes, backPressure: backPressure)
+        var r = RecorderSettings(directory: recordingsDirectory, deviceID: deviceID, width: width, height: height, fps: fps,
+                                 preRecord: preRecord, arenaBytes: arenaBytes ?? derivedArenaBytes,
+                                 frameCapacity: frameCapacity, segmentMaxDuration: segmentDuration,
+                                 segmentMaxBytes: segmentBytes, backPressure: backPressure)
+        r.syncInterval = syncInterval
+        return r
     }
 }

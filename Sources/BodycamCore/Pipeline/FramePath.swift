@@ -87,9 +87,14 @@ public final class FramePath {
         let comment = UnsafeRawBufferPointer(rebasing: stamp[0..<w.count])
 
         let needed: Int
+        var jpeg = frame.bytes
         if encoder == nil {
-            guard JPEGMarkers.isComplete(frame.bytes) else { counters.invalidJPEG += 1; return }
-            needed = frame.bytes.count + 4 + comment.count
+            guard JPEGMarkers.isComplete(frame.bytes), let n = JPEGMarkers.completeLength(frame.bytes) else {
+                counters.invalidJPEG += 1
+                return
+            }
+            jpeg = UnsafeRawBufferPointer(rebasing: frame.bytes[0..<n]) // without USB zero padding
+            needed = n + 4 + comment.count
         } else {
             needed = maxFrameBytes
         }
@@ -104,7 +109,7 @@ public final class FramePath {
                 return
             }
         } else {
-            guard let n = JPEGMarkers.copyInsertingComment(frame.bytes, comment: comment, into: space) else {
+            guard let n = JPEGMarkers.copyInsertingComment(jpeg, comment: comment, into: space) else {
                 recorder.cancelReservation()
                 counters.invalidJPEG += 1
                 return

@@ -24,6 +24,9 @@ public struct RecorderSettings: Sendable {
     public var segmentMaxDuration: Nanos
     public var segmentMaxBytes: Int
     public var backPressure: BackPressure
+    /// How often (camera time) the open segment is made durable: a power cut loses at most this much
+    /// of what was written.
+    public var syncInterval: Nanos = Nanos.perSecond
 
     public init(directory: String, deviceID: String, width: Int, height: Int, fps: Int, preRecord: Nanos,
                 arenaBytes: Int, frameCapacity: Int, segmentMaxDuration: Nanos, segmentMaxBytes: Int,
@@ -142,6 +145,7 @@ public final class Recorder: @unchecked Sendable {
         var startUTC: Int64 = 0
         var lastMono: Nanos = 0
         var lastUTC: Int64 = 0
+        var lastSyncMono: Nanos = 0
         var segments: [SegmentRecord] = []
     }
 
@@ -368,10 +372,15 @@ public final class Recorder: @unchecked Sendable {
                 a.segmentFirstSequence = frame.sequence
                 a.segmentFirstMono = frame.mono
                 a.segmentFirstUTC = frame.utc
+                a.lastSyncMono = frame.mono
                 try segment.open(path: settings.directory + "/" + segmentName(a), directory: settings.directory)
             }
             if outOfSpace { throw IOError(operation: "write", path: settings.directory, errno: ENOSPC) }
             try segment.append(bytes)
+            if frame.mono - a.lastSyncMono >= settings.syncInterval {
+                try segment.sync()
+                a.lastSyncMono = frame.mono
+            }
             if a.firstSequence == nil { a.firstSequence = frame.sequence }
             a.lastSequence = frame.sequence
             a.lastMono = frame.mono

@@ -66,6 +66,15 @@ public enum UTC {
         return civil(n) == c ? n : nil
     }
 
+    /// Parses the compact form of file names, `20260101T080004.100Z`.
+    public static func parseCompact(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count == 20, b[8] == UInt8(ascii: "T"), b[15] == UInt8(ascii: "."), b[19] == UInt8(ascii: "Z") else { return nil }
+        let s = String(decoding: b, as: UTF8.self)
+        func sub(_ from: Int, _ len: Int) -> Substring { s.dropFirst(from).prefix(len) }
+        return parse("\(sub(0, 4))-\(sub(4, 2))-\(sub(6, 2))T\(sub(9, 2)):\(sub(11, 2)):\(sub(13, 2)).\(sub(16, 3))Z")
+    }
+
     /// `2026-01-01T08:00:04.100Z` (24 bytes).
     public static func writeISO(_ nanos: Int64, to w: inout ASCIIWriter) {
         let c = civil(nanos)
