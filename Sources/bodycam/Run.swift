@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import BodycamCore
 #if canImport(Glibc)
 import Glibc
@@ -50,6 +51,11 @@ struct Run: ParsableCommand {
     var storageCapacity: Int64?
     @Option(help: "Emit a stats event this often (camera time); 0s for only at the end.")
     var statsEvery = DurationOption(argument: "5m")!
+    @Option(help: "Central records folder the dock offloads to (default: $XDG_DATA_HOME/bodycam/records, or ~/.local/share/bodycam/records).")
+    var records: String?
+    @Option(help: "Dock transfer rate, bytes per second of camera time.") var offloadRate: Int64 = 40_000_000
+    @Option(help: "The dock's clock minus the camera's, e.g. 2.5s or -1s: corrected on docking.")
+    var dockClockOffset = "0s"
 
     func settings() throws -> CameraSettings {
         var s = CameraSettings()
@@ -125,14 +131,40 @@ struct Run: ParsableCommand {
         if person {
             diagnostic("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
         }
+        let negative = dockClockOffset.hasPrefix("-")
+        guard let offset = DurationText.parse(String(dockClockOffset.drop { $0 == "-" || $0 == "+" })) else {
+            throw ValidationError("--dock-clock-offset '\(dockClockOffset)': a duration like 2.5s or -1s")
+        }
+        guard offloadRate > 0 else { throw ValidationError("--offload-rate must be positive") }
+        let dock = DeviceRuntime.Dock(target: RecordsFolder(root: records ?? Self.defaultRecords()), bytesPerSecond: offloadRate,
+                                      clockOffset: negative ? -offset : offset)
         let runtime = DeviceRuntime(camera: camera, config: deviceConfig, batteryPercent: battery,
-                                   storageCapacity: capacity, statsEvery: statsEvery.nanos)
+                                    storageCapacity: capacity, statsEvery: statsEvery.nanos, dock: dock)
+        if isatty(STDERR_FILENO) == 1 { runtime.progressBar = Self.drawProgress }
         let runner = ScriptRunner(device: runtime, reader: LineReader(fd: inputFD), stop: { stopSignal != 0 })
         runner.run()
         if strict && runner.failures > 0 {
             diagnostic("\(runner.failures) script error(s) or failed expectation(s)")
             throw ExitCode(1)
         }
+    }
+}
+
+extension Run {
+    static func defaultRecords() -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let xdg = env["XDG_DATA_HOME"], !xdg.isEmpty { return xdg + "/bodycam/records" }
+        return (env["HOME"] ?? ".") + "/.local/share/bodycam/records"
+    }
+
+    /// `offload [#########.........]  45%  3/7 files` on stderr, redrawn in place.
+    static func drawProgress(_ p: Offloader.Progress) {
+        let fraction = p.bytesTotal > 0 ? Double(p.bytesDone) / Double(p.bytesTotal) : 1
+        let filled = Int(fraction * 30)
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+        var line = "\roffload [\(bar)] \(Int(fraction * 100))%  \(p.filesDone)/\(p.filesTotal) files  \(p.recordingsDone)/\(p.recordingsTotal) recordings"
+        if p.filesDone == p.filesTotal { line += "\n" }
+        line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }
 

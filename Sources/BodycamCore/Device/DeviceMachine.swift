@@ -112,6 +112,8 @@ public struct DeviceMachine: Sendable {
                 transition(to: .ready, cause: "camera-lost", &out)
             }
             alert("camera-lost", "the camera sensor stopped delivering frames", &out)
+        case .offloadFailed(let message):
+            alert("records-unavailable", "offload stopped, recordings stay on the camera: \(message)", &out)
         case .cameraBack:
             guard !cameraOK else { break }
             cameraOK = true

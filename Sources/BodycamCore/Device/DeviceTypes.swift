@@ -63,6 +63,7 @@ public enum DeviceInput: Equatable, Sendable {
     case storageFull                // a write failed for lack of space, or the budget ran out
     case writeFailed                // a write failed for another reason
     case cameraLost, cameraBack
+    case offloadFailed(String)      // central records full or not writable: local copies stay
     case tick                       // nothing happened but time passed (deadlines)
     case shutdown                   // end of the simulation: finalize everything
 }

@@ -106,6 +106,12 @@ public final class CameraRuntime {
     /// What boot-time recovery repaired.
     public let recovery: Recovery.Result
 
+    /// Moves the camera's UTC by `offset` (a clock sync on the dock). Monotonic time does not jump.
+    public func correctClock(by offset: Nanos) {
+        path.utc.utcAtZero += offset
+        (path.source as? SyntheticSource)?.utc.utcAtZero += offset
+    }
+
     /// Appends to the audit trail at the current time.
     public func record(_ event: String, _ fields: [(String, JSON)] = []) {
         if let e = audit.append(event, mono: now, utc: utcNow, fields) {

@@ -266,6 +266,13 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
+    /// Waits until every recording is written and finalized (docking: nothing is offloaded half-written).
+    public func waitUntilIdle() {
+        lock.withLock {
+            while !recordings.isEmpty && !writerStalled { lock.wait() }
+        }
+    }
+
     /// The writer's failure since the last call, if any.
     public func takeFailure() -> WriteFailure? {
         lock.withLock {
@@ -339,12 +346,13 @@ public final class Recorder: @unchecked Sendable {
             }
             // A recording stopped before the writer saw any of its frames has nothing to write.
             if active == nil, let i = recordings.firstIndex(where: { $0.stopIndex != nil && ring.writeCursor >= $0.stopIndex! }) {
-                let empty = recordings.remove(at: i)
+                let nothing = ActiveRecording(info: recordings[i])
                 lock.unlock()
-                let nothing = ActiveRecording(info: empty)
                 writeManifest(nothing)
                 emitRecordingFinalized(nothing)
                 lock.lock()
+                recordings.removeAll { $0.owner == nothing.info.owner }
+                lock.broadcast()
                 continue
             }
             if shuttingDown && recordings.isEmpty { break }
@@ -442,15 +450,16 @@ public final class Recorder: @unchecked Sendable {
             }
         }
         lock.withLock {
-            if let i = recordings.firstIndex(where: { $0.owner == a.info.owner }) {
-                a.info = recordings[i]
-                recordings.remove(at: i)
-            }
-            lock.broadcast()
+            if let info = recordings.first(where: { $0.owner == a.info.owner }) { a.info = info }
         }
         writeManifest(a)
         emitRecordingFinalized(a)
         active = nil
+        // Only now is the recording done: waitUntilIdle (docking) sees its manifest on disk.
+        lock.withLock {
+            recordings.removeAll { $0.owner == a.info.owner }
+            lock.broadcast()
+        }
     }
 
     /// Signs and writes the recording's manifest, and notes it in the audit trail.

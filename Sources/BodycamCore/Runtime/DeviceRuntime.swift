@@ -16,12 +16,38 @@ public final class DeviceRuntime {
     private var diskFull = false
     private var recordingsStarted = 0
     private var markers = 0
+    private var freedBytes: Int64 = 0
+
+    /// Central records and the dock's transfer rate (bytes per second of camera time).
+    public struct Dock {
+        public var target: RecordsTarget
+        public var bytesPerSecond: Int64
+        /// The dock's clock minus the camera's: applied as a clock correction on docking.
+        public var clockOffset: Nanos
+        public init(target: RecordsTarget, bytesPerSecond: Int64, clockOffset: Nanos) {
+            self.target = target
+            self.bytesPerSecond = bytesPerSecond
+            self.clockOffset = clockOffset
+        }
+    }
+    private let dock: Dock?
+    static let offloadSlice: Nanos = 250 * Nanos.perMillisecond
+    private let offloader: Offloader?
+    /// Draws a progress bar (on a terminal's stderr).
+    public var progressBar: ((Offloader.Progress) -> Void)?
 
     /// - Parameters:
     ///   - storageCapacity: what the device may fill (the file system's free space, capped by a setting).
     ///   - statsEvery: emit a `stats` event this often (0: never on a timer).
-    public init(camera: CameraRuntime, config: DeviceConfig, batteryPercent: Int, storageCapacity: Int64, statsEvery: Nanos) {
+    public init(camera: CameraRuntime, config: DeviceConfig, batteryPercent: Int, storageCapacity: Int64, statsEvery: Nanos,
+                dock: Dock? = nil) {
         self.camera = camera
+        self.dock = dock
+        offloader = dock.map { d in
+            Offloader(target: d.target, recordingsDirectory: camera.settings.recordingsDirectory,
+                      stateDirectory: camera.settings.stateDirectory, deviceID: camera.identity.deviceID,
+                      checkpoint: { camera.audit.checkpoint(mono: camera.now, utc: camera.utcNow) })
+        }
         var c = config
         let s = camera.settings
         let segmentEstimate = Int64(s.estimatedFrameBytes) * Int64(s.fps) * s.segmentDuration / Nanos.perSecond
@@ -39,7 +65,7 @@ public final class DeviceRuntime {
 
     /// Free storage as the device accounts it: capacity less what is stored and what recordings will take.
     public var storageFree: Int64 {
-        diskFull ? 0 : storageCapacity - storageUsedAtStart - camera.recorder.recordedBytes
+        diskFull ? 0 : storageCapacity - storageUsedAtStart - camera.recorder.recordedBytes + freedBytes
     }
 
     /// The camera is switched on at time zero.
@@ -81,8 +107,17 @@ public final class DeviceRuntime {
                     break
                 }
             } else {
-                camera.clock.sleep(until: next)
+                var until = next
+                if machine.isDocked, let d = dock, let o = offloader, o.isActive {
+                    // The dock transfers at its rate, in slices of time, so that progress, completion
+                    // and an undock happen at the right moment.
+                    until = min(next, now + DeviceRuntime.offloadSlice)
+                    o.work(budget: max(1, Int(d.bytesPerSecond * (until - now) / Nanos.perSecond)), onOutcome: offloadOutcome)
+                    progressBar?(o.progress)
+                }
+                camera.clock.sleep(until: until)
                 if interrupt() { return }
+                if until < next { continue }
             }
             if now >= nextStatsAt {
                 camera.statsEvent()
@@ -221,9 +256,73 @@ public final class DeviceRuntime {
         case .dock(let docked):
             camera.emit("dock", [("docked", .bool(docked))])
             camera.record(docked ? "docked" : "undocked")
-            if docked { camera.audit.checkpoint(mono: now, utc: camera.utcNow) }
+            if docked {
+                syncClock()
+                camera.audit.checkpoint(mono: now, utc: camera.utcNow)
+                startOffload()
+            } else if let o = offloader, o.isActive {
+                o.interrupt()
+                let p = o.progress
+                camera.emit("offload", [("action", .string("interrupted")), ("files_done", .int(Int64(p.filesDone))),
+                                        ("files_total", .int(Int64(p.filesTotal)))])
+                camera.record("offload-interrupted", [("files_done", .int(Int64(p.filesDone))), ("files_total", .int(Int64(p.filesTotal)))])
+            }
         case .halt:
             halted = true
+        }
+    }
+
+    // MARK: - Dock
+
+    /// The dock's clock is the reference: the camera takes its time (a correction event and audit entry).
+    private func syncClock() {
+        let offset = dock?.clockOffset ?? 0
+        let before = camera.utcNow
+        if offset != 0 { camera.correctClock(by: offset) }
+        let fields: [(String, JSON)] = [("from", .string(UTC.iso(before))), ("to", .string(UTC.iso(camera.utcNow))),
+                                        ("correction_s", .double(Double(offset / Nanos.perMillisecond) / 1000))]
+        camera.emit("clock", fields)
+        camera.record("clock-sync", fields)
+    }
+
+    private func startOffload() {
+        guard let o = offloader else {
+            camera.emit("offload", [("action", .string("none")), ("reason", .string("no central records configured"))])
+            return
+        }
+        camera.recorder.waitUntilIdle() // every recording finalized first
+        o.start()
+        let p = o.progress
+        camera.emit("offload", [("action", .string("started")), ("target", .string(o.target.location)),
+                                ("recordings", .int(Int64(p.recordingsTotal))), ("files", .int(Int64(p.filesTotal))),
+                                ("bytes", .int(Int64(p.bytesTotal)))])
+        camera.record("offload-started", [("recordings", .int(Int64(p.recordingsTotal))), ("bytes", .int(Int64(p.bytesTotal)))])
+    }
+
+    private func offloadOutcome(_ outcome: Offloader.Outcome) {
+        guard let o = offloader else { return }
+        let p = o.progress
+        switch outcome {
+        case .fileVerified(let job):
+            camera.emit("offload", [("action", .string("file-verified")), ("recording", job.recording.map { .string($0) } ?? .null),
+                                    ("file", .string(job.file)), ("sha256", .string(job.sha256)),
+                                    ("bytes_done", .int(Int64(p.bytesDone))), ("bytes_total", .int(Int64(p.bytesTotal))),
+                                    ("files_done", .int(Int64(p.filesDone))), ("files_total", .int(Int64(p.filesTotal))),
+                                    ("recordings_done", .int(Int64(p.recordingsDone))),
+                                    ("recordings_total", .int(Int64(p.recordingsTotal)))])
+        case .recordingOffloaded(let id, let freed):
+            freedBytes += freed
+            camera.emit("offload", [("action", .string("recording-offloaded")), ("recording", .string(id)),
+                                    ("local_copies_deleted", .bool(true)), ("freed_bytes", .int(freed))])
+            camera.record("offloaded", [("recording", .string(id)), ("target", .string(o.target.location))])
+        case .failed(let message):
+            camera.emit("offload", [("action", .string("failed")), ("message", .string(message))])
+            apply(.offloadFailed(message))
+        case .complete:
+            camera.emit("offload", [("action", .string("complete")), ("recordings", .int(Int64(p.recordingsDone))),
+                                    ("bytes", .int(Int64(p.bytesDone)))])
+            camera.record("offload-complete", [("recordings", .int(Int64(p.recordingsDone)))])
+            apply(.storage(freeBytes: storageFree))
         }
     }
 
@@ -252,6 +351,8 @@ public final class DeviceRuntime {
             ("recording_s", machine.recordingStartedAt.map { .double(Double((now - $0) / Nanos.perMillisecond) / 1000) } ?? .null),
             ("markers", .int(Int64(markers))),
             ("recordings", .int(Int64(recordingsStarted))),
+            ("local_recordings", .int(Int64(PosixFile.list(camera.settings.recordingsDirectory).filter { $0.hasSuffix(".manifest.json") }.count))),
+            ("offloading", .bool(offloader?.isActive ?? false)),
             ("camera", .string(machine.cameraOK ? "ok" : "lost")),
             ("storage_free", .int(storageFree)),
             ("storage_capacity", .int(storageCapacity)),
