@@ -70,7 +70,8 @@ struct FramePathEndToEndTests {
         #expect(stamps.first.map { UTC.iso($0.utc) } == "2026-01-01T08:00:12.200Z")
         #expect(stamps.last?.mono == 2 * Nanos.perSecond + 1349 * Nanos.perSecond / 30) // the last frame before 47 s
         let seqs = stamps.map(\.sequence)
-        #expect(seqs == Array(seqs[0]..<(seqs[0] + UInt64(seqs.count))))
+        let first = try #require(seqs.first)
+        #expect(seqs == Array(first..<(first + UInt64(seqs.count))))
     }
 
     @Test func segmentsRotateAtTheByteLimit() throws {
@@ -132,7 +133,7 @@ struct FramePathEndToEndTests {
         #expect(out.status == 0, "\(out.stderr)")
         let segments = TestSupport.segments(in: storage)
         #expect(segments.count == 1)
-        let avi = try TestSupport.checkSegment(segments[0], width: 320, height: 240, fps: 30)
+        let avi = try TestSupport.checkSegment(try #require(segments.first), width: 320, height: 240, fps: 30)
         #expect(avi.frames.count == 150) // 2 s of pre-record, 3 s until the hold stops it
         #expect(try Self.stamps(segments).map(\.sequence) == Array(0..<150))
     }

@@ -75,7 +75,8 @@ struct PowerCutTests {
         }
         // One recording, every frame in order without a gap.
         let seqs = stamps.map(\.sequence)
-        #expect(seqs == Array(seqs[0]..<(seqs[0] + UInt64(seqs.count))), "killed at \(v.killedAt) s: frames missing in the middle")
+        let first = try #require(seqs.first)
+        #expect(seqs == Array(first..<(first + UInt64(seqs.count))), "killed at \(v.killedAt) s: frames missing in the middle")
         // Frames up to a sync interval (1 s) before the kill survived; the camera clock started a little
         // after the process, so its time at the kill is at most `killedAt`.
         let lastSeconds = Double(stamps.last!.mono) / 1e9

@@ -11,7 +11,12 @@ struct ScenarioTests {
     struct Run {
         var out: TestSupport.Output
         var storage: String
-        var segments: [String] { TestSupport.segments(in: storage) }
+        /// Central records (a scenario that docks offloads there).
+        var records: String { storage + "-records" }
+        /// Segments still on the camera and those offloaded to central records.
+        var segments: [String] {
+            TestSupport.segments(in: storage) + Verifier.files(under: records, depth: 3).filter { $0.hasSuffix(".avi") }.sorted()
+        }
 
         func events(_ type: String, _ filter: (String, String)? = nil) -> [[String: Any]] {
             out.events(type).filter { e in filter.map { e[$0.0] as? String == $0.1 } ?? true }
@@ -35,7 +40,7 @@ struct ScenarioTests {
 
     static func run(_ scenario: String, _ extra: [String] = [], stdin: String? = nil) throws -> Run {
         let storage = TestSupport.temporaryDirectory(scenario)
-        var args = ["run", "--strict", "--size", "160x120", "--storage", storage] + extra
+        var args = ["run", "--strict", "--size", "160x120", "--storage", storage, "--records", storage + "-records"] + extra
         if stdin == nil { args += ["--script", fixtures.appendingPathComponent(scenario + ".script").path] }
         let out = try TestSupport.bodycam(args, stdin: stdin)
         #expect(out.status == 0, "\(scenario): exit \(out.status)\n\(out.stderr)\n\(out.events("expect").filter { $0["ok"] as? Bool == false })\n\(out.events("error"))")
@@ -84,10 +89,12 @@ struct ScenarioTests {
         #expect(stopped["cause"] as? String == "battery-cutoff")
         #expect(r.finalized.count == 1 && r.finalized[0]["complete"] as? Bool == true)
         try r.checkAllSegments()
+        // The recording was offloaded when the camera was docked: it is checked at central records.
         let stamps = try r.stamps(recording: "BWV-0001-000001")
-        let seqs = stamps.map(\.sequence)
-        #expect(seqs == Array(seqs[0]..<(seqs[0] + UInt64(seqs.count))))
-        #expect(Double(stamps.last!.mono) / 1e9 < Self.seconds(stopped))
+        let first = try #require(stamps.first?.sequence)
+        #expect(stamps.map(\.sequence) == Array(first..<(first + UInt64(stamps.count))))
+        #expect(Double(try #require(stamps.last).mono) / 1e9 < Self.seconds(stopped))
+        #expect(try TestSupport.bodycam(["verify", r.records]).status == 0)
     }
 
     @Test func diskFullRefusesRecording() throws {
@@ -108,7 +115,7 @@ struct ScenarioTests {
         #expect(start.map { $0["suppressed"] as? Bool } == [true, true])
         // Between stealth on and stealth off, every LED change is suppressed.
         let toggles = r.events("stealth").map(Self.seconds)
-        #expect(toggles.count == 2)
+        try #require(toggles.count == 2)
         let inStealth = r.events("led").filter { Self.seconds($0) > toggles[0] && Self.seconds($0) < toggles[1] }
         #expect(!inStealth.isEmpty && inStealth.allSatisfy { $0["suppressed"] as? Bool == true })
         #expect(r.alerts("camera-lost") == 2 && r.alerts("camera-back") == 1)
