@@ -13,13 +13,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
-        // Hardware abstraction layer in C: libjpeg(-turbo) encoding (and, later, V4L2 capture).
+        // Hardware abstraction layer in C: libjpeg(-turbo) encoding and V4L2 capture through libv4l2.
         // C because Swift cannot call libjpeg's setjmp/longjmp error handling or variadic ioctl safely.
         .target(
             name: "CHAL",
             path: "HAL",
             cSettings: [.unsafeFlags(["-O2"])],
-            linkerSettings: [.linkedLibrary("jpeg")]
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("v4l2")]
         ),
         .target(
             name: "BodycamCore",

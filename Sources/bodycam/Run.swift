@@ -43,6 +43,11 @@ struct Run: ParsableCommand {
 
     @OptionGroup(title: "Device behaviour") var device: DeviceOptions
 
+    @Option(help: "A V4L2 camera (/dev/videoN), 'auto' (the first camera if there is one, else synthetic frames), or 'none' for synthetic frames. A camera sets the size, rate and format it negotiates, and the real clock.")
+    var camera = "none"
+    @Option(help: "Camera pixel format to ask for: mjpeg, yuyv or i420 (default: the best the camera offers).")
+    var cameraFormat: PixelFormat?
+
     @Option(help: "Read the control script from this file instead of stdin.") var script: String?
     @Flag(help: "Exit non-zero (after finalizing files) if any script line was bad or any expect failed.")
     var strict = false
@@ -87,7 +92,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let s = try settings()
+        let requested = try settings()
         guard (0...100).contains(battery) else { throw ValidationError("--battery \(battery): must be 0 to 100") }
         let deviceConfig = try device.config()
         let inputFD: Int32
@@ -98,15 +103,45 @@ struct Run: ParsableCommand {
             inputFD = STDIN_FILENO
         }
         let person = script == nil && isatty(STDIN_FILENO) == 1
-        let realTime = clock == .real || (clock == .auto && person)
+        var settings = requested
+        var cameraPath: String? = camera == "none" ? nil : camera
+        if camera == "auto" {
+            cameraPath = V4L2Catalog.nodes().first { path in
+                guard case .success(let fd) = HALV4L2().open(path) else { return false }
+                defer { HALV4L2().close(fd) }
+                if case .success(let c) = HALV4L2().capabilities(fd) { return c.canCapture && c.canStream }
+                return false
+            }
+            diagnostic(cameraPath.map { "using the camera \($0)" } ?? "no camera found: using synthetic frames")
+        }
+        // A live camera runs on real time; synthetic frames on the virtual clock unless asked otherwise.
+        let realTime = cameraPath != nil || clock == .real || (clock == .auto && person)
         let cameraClock: CameraClock = realTime ? MonotonicClock() : VirtualClock()
+        var source: FrameSource?
+        if let cameraPath {
+            do {
+                let request = V4L2Source.Request(width: requested.width, height: requested.height, fps: requested.fps,
+                                                 format: cameraFormat)
+                let v = try V4L2Source(path: cameraPath, request: request, clock: cameraClock)
+                settings.width = v.geometry.width
+                settings.height = v.geometry.height
+                settings.fps = v.fps
+                settings.format = v.geometry.format
+                diagnostic("\(cameraPath): \(v.capabilities.card), \(v.geometry.format.rawValue) \(v.geometry.width)x\(v.geometry.height) at \(v.fps) fps")
+                source = v
+            } catch {
+                diagnostic("\(error)")
+                throw ExitCode(2)
+            }
+        }
         let camera: CameraRuntime
         do {
-            camera = try CameraRuntime(settings: s, clock: cameraClock, events: JSONLinesSink())
+            camera = try CameraRuntime(settings: settings, clock: cameraClock, events: JSONLinesSink(), source: source)
         } catch {
             diagnostic(error.description)
             throw ExitCode(2)
         }
+        let s = settings
         signal(SIGINT) { _ in stopSignal = 1 }
         signal(SIGTERM) { _ in stopSignal = 1 }
         signal(SIGPIPE, SIG_IGN)
@@ -119,6 +154,7 @@ struct Run: ParsableCommand {
             ("prerecord_bytes", .int(Int64(camera.recorder.settings.arenaBytes))),
             ("frame_slots", .int(Int64(camera.recorder.settings.frameCapacity))),
             ("clock", .string(cameraClock.isVirtual ? "virtual" : "real")),
+            ("source", .string(cameraPath ?? "synthetic")),
             ("storage", .string(s.storage)),
         ])
         let r = camera.recovery

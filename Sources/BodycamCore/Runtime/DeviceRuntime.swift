@@ -17,6 +17,10 @@ public final class DeviceRuntime {
     private var recordingsStarted = 0
     private var markers = 0
     private var freedBytes: Int64 = 0
+    /// When to try reopening a camera that was really lost (not a `fault camera-lost`).
+    private var reopenAt: Nanos?
+    private var realLoss = false
+    public static let reopenEvery: Nanos = Nanos.perSecond
 
     /// Central records and the dock's transfer rate (bytes per second of camera time).
     public struct Dock {
@@ -85,14 +89,13 @@ public final class DeviceRuntime {
     /// `interrupt` is checked after every frame (Ctrl-C); returns early when it says so.
     public func advance(to deadline: Nanos, interrupt: () -> Bool = { false }) {
         while !halted && !sourceEnded {
-            let next = min(machine.nextDeadline ?? .max, nextStatsAt, deadline)
+            let next = min(machine.nextDeadline ?? .max, nextStatsAt, deadline, reopenAt ?? .max)
             if capturing && machine.cameraOK {
                 let result: CameraRuntime.RunResult
                 do {
                     result = try camera.run(until: next) { interrupt() || storageEvent() }
                 } catch {
-                    camera.emit("error", [("source", .string("camera")), ("message", .string("\(error)"))])
-                    apply(.cameraLost)
+                    lose(error)
                     continue
                 }
                 switch result {
@@ -117,6 +120,7 @@ public final class DeviceRuntime {
                 }
                 camera.clock.sleep(until: until)
                 if interrupt() { return }
+                if let r = reopenAt, now >= r { reopen() }
                 if until < next { continue }
             }
             if now >= nextStatsAt {
@@ -218,7 +222,7 @@ public final class DeviceRuntime {
             camera.record("stealth", [("on", .bool(on))])
         case .startCapture:
             capturing = true
-            if machine.cameraOK { restartCapture() }
+            if machine.cameraOK { restartCapture() } else if realLoss { reopenAt = now }
         case .stopCapture:
             capturing = false
             camera.stopCapture()
@@ -327,9 +331,28 @@ public final class DeviceRuntime {
     }
 
     private func restartCapture() {
-        do { try camera.startCapture() } catch {
-            camera.emit("error", [("source", .string("camera")), ("message", .string("\(error)"))])
-            apply(.cameraLost)
+        do { try camera.startCapture() } catch { lose(error) }
+    }
+
+    /// The camera failed for real: finalize (the machine decides), and keep trying to reopen it.
+    private func lose(_ error: FrameSourceError) {
+        camera.emit("error", [("source", .string("camera")), ("message", .string("\(error)"))])
+        camera.path.source.stop()
+        if machine.cameraOK { apply(.cameraLost) }
+        realLoss = true
+        reopenAt = now + DeviceRuntime.reopenEvery
+    }
+
+    private func reopen() {
+        reopenAt = nil
+        guard capturing else { return } // it will be started when capture is wanted again
+        do {
+            try camera.startCapture()
+            realLoss = false
+            if !machine.cameraOK { apply(.cameraBack) }
+        } catch {
+            camera.path.source.stop()
+            reopenAt = now + DeviceRuntime.reopenEvery
         }
     }
 

@@ -68,11 +68,18 @@ public struct CapturedFrame {
 }
 
 /// What a frame source can report going wrong.
-public enum FrameSourceError: Error, Equatable, Sendable {
+public enum FrameSourceError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The device disappeared (ENODEV/EIO); the camera may try to reopen it.
     case deviceLost(String)
     /// Could not be opened or configured; a user error, reported once.
     case unusable(String)
+
+    public var description: String {
+        switch self {
+        case .deviceLost(let s): return "camera lost: " + s
+        case .unusable(let s): return s
+        }
+    }
 }
 
 /// Where frames come from: a V4L2 camera, the synthetic generator, or a file. Like a driver's ops table:

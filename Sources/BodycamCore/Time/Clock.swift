@@ -34,7 +34,8 @@ public final class VirtualClock: CameraClock, @unchecked Sendable {
 
 /// Real time, from CLOCK_MONOTONIC, relative to when the clock was made.
 public final class MonotonicClock: CameraClock, @unchecked Sendable {
-    private let origin: Nanos
+    /// CLOCK_MONOTONIC at camera time zero (V4L2 timestamps are on this clock).
+    public let origin: Nanos
     public init() { origin = MonotonicClock.raw() }
     public var now: Nanos { MonotonicClock.raw() - origin }
     public var isVirtual: Bool { false }
