@@ -42,3 +42,40 @@ struct JPEGMarkerTests {
         #expect(r == nil)
     }
 }
+
+struct HuffmanTableTests {
+    /// A JPEG with its DHT segments removed, as many MJPEG webcams send frames.
+    static func withoutHuffmanTables(_ jpeg: [UInt8]) -> [UInt8] {
+        var out = Array(jpeg[0..<2])
+        var i = 2
+        while i + 4 <= jpeg.count {
+            let marker = jpeg[i + 1]
+            if marker == 0xDA { out += jpeg[i...]; break }
+            let length = Int(jpeg[i + 2]) << 8 | Int(jpeg[i + 3])
+            if marker != 0xC4 { out += jpeg[i..<(i + 2 + length)] }
+            i += 2 + length
+        }
+        return out
+    }
+
+    @Test func framesWithoutHuffmanTablesGetTheStandardOnesAndDecodeOnTheirOwn() throws {
+        let jpeg = try JPEGMarkerTests.sampleJPEG()
+        let bare = Self.withoutHuffmanTables(jpeg)
+        #expect(bare.count == jpeg.count - 4 * 4 - StandardHuffmanTables.payload.count)
+        #expect(bare.withUnsafeBytes { JPEGMarkers.scanStart($0)?.hasHuffmanTables } == false)
+        var out = [UInt8](repeating: 0, count: jpeg.count + 1000)
+        let n = try #require(bare.withUnsafeBytes { src in
+            Array("BWV1 x".utf8).withUnsafeBytes { c in out.withUnsafeMutableBytes { JPEGMarkers.copyInsertingComment(src, comment: c, into: $0) } }
+        })
+        let fixed = Array(out[0..<n])
+        #expect(fixed.withUnsafeBytes { JPEGMarkers.scanStart($0)?.hasHuffmanTables } == true)
+        // It decodes (libjpeg and ffmpeg) to exactly the picture of the original frame.
+        #expect(try JPEGEncoderTests.decodeLumaWithLibjpeg(fixed) == (try JPEGEncoderTests.decodeLumaWithLibjpeg(jpeg)))
+        #expect(try JPEGEncoderTests.decodePlanar(fixed, pixelFormat: "yuvj422p") == (try JPEGEncoderTests.decodePlanar(jpeg, pixelFormat: "yuvj422p")))
+        // A frame that has its tables is left as it is (plus the comment).
+        let kept = try #require(jpeg.withUnsafeBytes { src in
+            Array("BWV1 x".utf8).withUnsafeBytes { c in out.withUnsafeMutableBytes { JPEGMarkers.copyInsertingComment(src, comment: c, into: $0) } }
+        })
+        #expect(kept == jpeg.count + 4 + 6)
+    }
+}

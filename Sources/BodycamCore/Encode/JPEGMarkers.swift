@@ -31,22 +31,48 @@ public enum JPEGMarkers {
         return nil
     }
 
-    /// Copies `jpeg` into `output` with a COM segment holding `comment` inserted. Returns the bytes
-    /// written, or nil if it does not fit or the JPEG is malformed.
+    /// Where the scan starts (the SOS marker), and whether a DHT segment comes before it.
+    public static func scanStart(_ jpeg: UnsafeRawBufferPointer) -> (sos: Int, hasHuffmanTables: Bool)? {
+        var i = 2, dht = false
+        while i + 4 <= jpeg.count {
+            guard jpeg[i] == 0xFF else { return nil }
+            let marker = jpeg[i + 1]
+            if marker == 0xFF { i += 1; continue } // fill byte
+            if marker == sos { return (i, dht) }
+            if marker == 0xC4 { dht = true }
+            let length = Int(jpeg[i + 2]) << 8 | Int(jpeg[i + 3])
+            guard length >= 2 else { return nil }
+            i += 2 + length
+        }
+        return nil
+    }
+
+    /// Copies `jpeg` into `output` with a COM segment holding `comment` inserted, and the standard
+    /// Huffman tables before the scan if the frame has none (MJPEG webcams often leave them out). Returns
+    /// the bytes written, or nil if it does not fit or the JPEG is malformed.
     public static func copyInsertingComment(_ jpeg: UnsafeRawBufferPointer, comment: UnsafeRawBufferPointer,
                                             into output: UnsafeMutableRawBufferPointer) -> Int? {
-        guard comment.count <= 65533, let at = commentInsertionPoint(jpeg) else { return nil }
-        let total = jpeg.count + 4 + comment.count
+        guard comment.count <= 65533, let at = commentInsertionPoint(jpeg), let scan = scanStart(jpeg), scan.sos >= at
+        else { return nil }
+        let tables = StandardHuffmanTables.payload
+        let dhtBytes = scan.hasHuffmanTables ? 0 : 4 + tables.count
+        let total = jpeg.count + 4 + comment.count + dhtBytes
         guard total <= output.count, let out = output.baseAddress, let src = jpeg.baseAddress else { return nil }
-        out.copyMemory(from: src, byteCount: at)
-        let segmentLength = comment.count + 2
-        out.storeBytes(of: 0xFF, toByteOffset: at, as: UInt8.self)
-        out.storeBytes(of: com, toByteOffset: at + 1, as: UInt8.self)
-        out.storeBytes(of: UInt8(segmentLength >> 8), toByteOffset: at + 2, as: UInt8.self)
-        out.storeBytes(of: UInt8(segmentLength & 0xFF), toByteOffset: at + 3, as: UInt8.self)
-        if let c = comment.baseAddress { (out + at + 4).copyMemory(from: c, byteCount: comment.count) }
-        (out + at + 4 + comment.count).copyMemory(from: src + at, byteCount: jpeg.count - at)
-        return total
+        var o = 0
+        func put(_ p: UnsafeRawPointer, _ n: Int) { (out + o).copyMemory(from: p, byteCount: n); o += n }
+        func segment(_ marker: UInt8, _ length: Int) {
+            for b in [0xFF, marker, UInt8((length + 2) >> 8), UInt8((length + 2) & 0xFF)] { out.storeBytes(of: b, toByteOffset: o, as: UInt8.self); o += 1 }
+        }
+        put(src, at)
+        segment(com, comment.count)
+        if let c = comment.baseAddress { put(c, comment.count) }
+        put(src + at, scan.sos - at)
+        if dhtBytes > 0 {
+            segment(0xC4, tables.count)
+            tables.withUnsafeBytes { put($0.baseAddress!, tables.count) }
+        }
+        put(src + scan.sos, jpeg.count - scan.sos)
+        return o
     }
 
     /// The payloads of all COM segments before the scan data.
