@@ -3,10 +3,13 @@ SWIFT      ?= swift
 BIN        := .build/release/bodycam
 # libjpeg (HAL encoder), libv4l (HAL capture), ffmpeg (independent media checks), djpeg/tjbench.
 APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ffmpeg
+# Extra packages for the real-driver test: QEMU boots Debian's kernel, whose vivid module is a webcam.
+HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils
+HW_DIR     := .build-hw
 # `make run ARGS="..."` passes options to `bodycam run`.
-ARGS       ?=
+ARGS       ?= --camera auto
 
-.PHONY: all deps build run test test-powercut clean
+.PHONY: all deps hw-deps build run test test-hw test-powercut clean
 
 all: build
 
@@ -23,6 +26,9 @@ deps:
 	fi
 	@command -v $(SWIFT) >/dev/null || { echo "swift not found: install a Swift 6 toolchain (swift.org) and put it on PATH"; exit 1; }
 
+hw-deps:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(HW_PACKAGES)"
+
 build: deps
 	$(SWIFT) build -c release --product bodycam
 
@@ -33,6 +39,17 @@ run: build
 # Unit tests (debug build) plus end-to-end tests that drive the release binary.
 test: build
 	BODYCAM_BIN=$(CURDIR)/$(BIN) $(SWIFT) test
+
+# The real V4L2 driver: builds a VM from Debian packages (kernel, vivid, busybox), records from vivid's
+# /dev/video0 inside it with faults injected through vivid's controls, and checks the files on the host.
+test-hw: hw-deps build
+	Tests/hw/build-image.sh $(HW_DIR) $(CURDIR)/$(BIN)
+	rm -rf $(HW_DIR)/out && mkdir -p $(HW_DIR)/out
+	timeout 600 qemu-system-x86_64 -accel tcg -cpu max -m 1536 -smp 2 -nographic -no-reboot \
+	    -kernel $(HW_DIR)/vmlinuz -initrd $(HW_DIR)/initrd.gz -append "console=ttyS0 panic=-1 quiet" \
+	    -virtfs local,path=$(CURDIR)/$(HW_DIR)/out,mount_tag=out,security_model=none > $(HW_DIR)/console.log 2>&1 \
+	    || { tail -n 30 $(HW_DIR)/console.log; exit 1; }
+	python3 Tests/hw/check.py $(HW_DIR)/out $(CURDIR)/$(BIN)
 
 # The power-cut test with many more kills (make test runs 50).
 test-powercut: build

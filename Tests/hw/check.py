@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Checks on the host what the test VM recorded from the vivid camera: every segment with ffprobe and
+ffmpeg, frame counts against the driver's rate, continuous sequence numbers, `bodycam verify`, and the
+events each scenario must produce. Usage: check.py OUT_FOLDER BODYCAM_BINARY"""
+import glob, json, os, subprocess, sys
+
+out, bodycam = sys.argv[1], sys.argv[2]
+failures = []
+passed = 0
+
+def check(condition, message):
+    global passed
+    print(("ok    " if condition else "FAIL  ") + message)
+    if condition:
+        passed += 1
+    else:
+        failures.append(message)
+
+def events(name):
+    path = os.path.join(out, name + ".events")
+    if not os.path.exists(path):
+        return []
+    return [json.loads(l) for l in open(path) if l.startswith("{")]
+
+def segments(name):
+    return sorted(glob.glob(os.path.join(out, name + "-storage", "recordings", "*.avi")))
+
+def probe(path):
+    r = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                        "stream=codec_name,width,height,r_frame_rate,nb_read_frames", "-of", "json", path],
+                       capture_output=True, text=True)
+    return json.loads(r.stdout)["streams"][0] if r.returncode == 0 else None
+
+def decode_errors(path):
+    r = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-f", "null", "-"], capture_output=True, text=True)
+    return r.stderr.strip() if r.returncode == 0 else "exit %d %s" % (r.returncode, r.stderr)
+
+def stamps(path):
+    r = subprocess.run([bodycam, "inspect", "--frames", path], capture_output=True, text=True)
+    return [s["seq"] for s in json.loads(r.stdout)["stamps"]] if r.returncode == 0 else []
+
+def common(name, recordings):
+    log = open(os.path.join(out, name + ".log")).read() if os.path.exists(os.path.join(out, name + ".log")) else ""
+    check("exit 0" in log, f"{name}: bodycam exited cleanly in the VM")
+    ev = events(name)
+    camera = next((e for e in ev if e["event"] == "camera"), {})
+    check(camera.get("source") == "/dev/video0" and camera.get("clock") == "real", f"{name}: ran on /dev/video0 in real time")
+    finalized = [e for e in ev if e["event"] == "recording" and e.get("action") == "finalized"]
+    check(len(finalized) == recordings, f"{name}: {len(finalized)} recording(s) finalized, expected {recordings}")
+    segs = segments(name)
+    check(len(segs) > 0, f"{name}: {len(segs)} segment(s) came back")
+    by_recording = {}
+    for path in segs:
+        p = probe(path)
+        base = os.path.basename(path)
+        check(p is not None and p["codec_name"] == "mjpeg" and (p["width"], p["height"]) == (320, 180)
+              and p["r_frame_rate"] == "30/1", f"{name}: {base} is MJPEG 320x180 at 30/1")
+        errors = decode_errors(path)
+        check(errors == "", f"{name}: {base} decodes with no error" + ("" if errors == "" else ": " + errors[:200]))
+        by_recording.setdefault(base.split("_")[1], []).extend(stamps(path))
+    for rec, seqs in by_recording.items():
+        check(seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else False,
+              f"{name}: {rec} has {len(seqs)} frames with continuous sequence numbers")
+    v = subprocess.run([bodycam, "verify", os.path.join(out, name + "-storage")], capture_output=True, text=True)
+    check(v.returncode == 0, f"{name}: bodycam verify: " + v.stdout.strip().splitlines()[-1] if v.stdout else "no output")
+    return ev, finalized, by_recording
+
+device = open(os.path.join(out, "device.txt")).read() if os.path.exists(os.path.join(out, "device.txt")) else ""
+check("Driver name      : vivid" in device or "vivid" in device, "the VM's /dev/video0 is the vivid driver")
+
+ev, finalized, by_recording = common("basic", 1)
+# Trigger at 4 s with 2 s of pre-record, stopped by the hold at 13 s: about 11 s at 30 fps.
+frames = sum(len(s) for s in by_recording.values())
+check(300 <= frames <= 360, f"basic: {frames} frames for about 11 s at 30 fps")
+started = next((e for e in ev if e["event"] == "recording" and e.get("action") == "started"), {})
+check(abs(started.get("prerecord_s", 0) - 2.0) < 0.2, f"basic: the recording starts with {started.get('prerecord_s')} s of pre-record")
+
+ev, finalized, by_recording = common("faults", 3)
+alerts = [e["kind"] for e in ev if e["event"] == "alert"]
+check(alerts.count("camera-lost") >= 2, f"faults: camera lost {alerts.count('camera-lost')} times (fatal error, disconnect)")
+check(alerts.count("camera-back") >= 2, f"faults: camera back {alerts.count('camera-back')} times (reopened)")
+stopped = [e.get("cause") for e in ev if e["event"] == "recording" and e.get("action") == "stopped"]
+check(stopped.count("camera-lost") == 2, f"faults: recordings finalized by the losses: {stopped}")
+stats = [e for e in ev if e["event"] == "stats"][-1:] or [{}]
+check(stats[0].get("dropped_damaged", 0) >= 1, f"faults: {stats[0].get('dropped_damaged')} damaged buffer(s) dropped and counted")
+check(stats[0].get("dropped_by_source", 0) >= 1, f"faults: {stats[0].get('dropped_by_source')} frame(s) the driver dropped, counted")
+check(all(f.get("complete") for f in finalized), "faults: every recording was finalized complete")
+
+print("test-hw: %d passed, %d failed" % (passed, len(failures)))
+sys.exit(1 if failures else 0)
