@@ -167,6 +167,8 @@ struct FramePathEndToEndTests {
         (["--prerecord", "soon"], "prerecord"),
         (["--battery", "101"], "battery"),
         (["--script", "/nonexistent/script"], "script"),
+        (["--camera", "/dev/nonexistent-video"], "/dev/nonexistent-video: cannot open: No such file"),
+        (["--camera", "/etc/hostname"], "/etc/hostname: cannot open: Inappropriate ioctl"),
     ])
     func badOptionsGiveOneClearErrorAndANonZeroExit(arguments: [String], mentions: String) throws {
         let out = try TestSupport.bodycam(["run", "--storage", TestSupport.temporaryDirectory()] + arguments, stdin: "quit\n")

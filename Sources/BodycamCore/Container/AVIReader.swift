@@ -26,15 +26,7 @@ public struct AVIReader {
     public let bytes: [UInt8]
 
     public static func read(path: String) throws(Failure) -> AVIReader {
-        guard let f = fopen(path, "rb") else { throw .unreadable(path) }
-        defer { fclose(f) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            data.append(contentsOf: chunk[0..<n])
-        }
+        guard let data = FileBytes.read(path) else { throw .unreadable(path) }
         return try AVIReader(bytes: data)
     }
 
