@@ -6,10 +6,12 @@ APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ff
 # Extra packages for the real-driver test: QEMU boots Debian's kernel, whose vivid module is a webcam.
 HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils
 HW_DIR     := .build-hw
+# Peers for `make bench`.
+BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux
 # `make run ARGS="..."` passes options to `bodycam run`.
 ARGS       ?= --camera auto
 
-.PHONY: all deps hw-deps build run test test-hw test-powercut clean
+.PHONY: all deps hw-deps build run test test-hw test-powercut bench clean
 
 all: build
 
@@ -50,6 +52,12 @@ test-hw: hw-deps build
 	    -virtfs local,path=$(CURDIR)/$(HW_DIR)/out,mount_tag=out,security_model=none > $(HW_DIR)/console.log 2>&1 \
 	    || { tail -n 30 $(HW_DIR)/console.log; exit 1; }
 	python3 Tests/hw/check.py $(HW_DIR)/out $(CURDIR)/$(BIN)
+
+# bodycam against GStreamer, FFmpeg, tjbench and cp on the same footage; writes bench/results.md.
+# QUICK=1 for a short run. Not part of `make test`.
+bench: build
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_PACKAGES)"
+	python3 bench/bench.py $(CURDIR)/$(BIN) $(if $(QUICK),--quick,)
 
 # The power-cut test with many more kills (make test runs 50).
 test-powercut: build

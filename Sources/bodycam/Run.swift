@@ -47,6 +47,9 @@ struct Run: ParsableCommand {
     var camera = "none"
     @Option(help: "Camera pixel format to ask for: mjpeg, yuyv or i420 (default: the best the camera offers).")
     var cameraFormat: PixelFormat?
+    @Option(help: "Replay this file instead of a camera: raw frames of --size (see --source-format) or concatenated JPEGs.")
+    var source: String?
+    @Option(help: "Format of --source: yuyv, i420 or mjpeg.") var sourceFormat: PixelFormat = .yuyv
 
     @Option(help: "Read the control script from this file instead of stdin.") var script: String?
     @Flag(help: "Exit non-zero (after finalizing files) if any script line was bad or any expect failed.")
@@ -117,8 +120,17 @@ struct Run: ParsableCommand {
         // A live camera runs on real time; synthetic frames on the virtual clock unless asked otherwise.
         let realTime = cameraPath != nil || clock == .real || (clock == .auto && person)
         let cameraClock: CameraClock = realTime ? MonotonicClock() : VirtualClock()
-        var source: FrameSource?
-        if let cameraPath {
+        var frameSource: FrameSource?
+        if let file = source {
+            do {
+                frameSource = try FileSource(path: file, format: sourceFormat, width: requested.width, height: requested.height,
+                                             fps: requested.fps, clock: cameraClock)
+                settings.format = sourceFormat
+            } catch {
+                diagnostic("\(error)")
+                throw ExitCode(2)
+            }
+        } else if let cameraPath {
             do {
                 let request = V4L2Source.Request(width: requested.width, height: requested.height, fps: requested.fps,
                                                  format: cameraFormat)
@@ -128,7 +140,7 @@ struct Run: ParsableCommand {
                 settings.fps = v.fps
                 settings.format = v.geometry.format
                 diagnostic("\(cameraPath): \(v.capabilities.card), \(v.geometry.format.rawValue) \(v.geometry.width)x\(v.geometry.height) at \(v.fps) fps")
-                source = v
+                frameSource = v
             } catch {
                 diagnostic("\(error)")
                 throw ExitCode(2)
@@ -136,7 +148,7 @@ struct Run: ParsableCommand {
         }
         let camera: CameraRuntime
         do {
-            camera = try CameraRuntime(settings: settings, clock: cameraClock, events: JSONLinesSink(), source: source)
+            camera = try CameraRuntime(settings: settings, clock: cameraClock, events: JSONLinesSink(), source: frameSource)
         } catch {
             diagnostic(error.description)
             throw ExitCode(2)
@@ -154,7 +166,7 @@ struct Run: ParsableCommand {
             ("prerecord_bytes", .int(Int64(camera.recorder.settings.arenaBytes))),
             ("frame_slots", .int(Int64(camera.recorder.settings.frameCapacity))),
             ("clock", .string(cameraClock.isVirtual ? "virtual" : "real")),
-            ("source", .string(cameraPath ?? "synthetic")),
+            ("source", .string(source ?? cameraPath ?? "synthetic")),
             ("storage", .string(s.storage)),
         ])
         let r = camera.recovery

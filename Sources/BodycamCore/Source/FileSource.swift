@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Replays a file through the normal frame path, paced by the camera clock (as fast as possible on the
+/// virtual clock): raw YUYV or I420 frames of a given size back to back, or MJPEG (concatenated JPEGs).
+/// The file is mapped, and frames are handed over in place, like a camera's mmapped buffers.
+public final class FileSource: FrameSource {
+    public let geometry: FrameGeometry
+    public let frameInterval: Nanos
+    public let path: String
+    private let fps: Int
+    private let clock: CameraClock
+    private let base: UnsafeRawPointer
+    private let size: Int
+    private var offset = 0
+    private var index: UInt64 = 0
+    private var startMono: Nanos = 0
+    private var frameEnd: Int?
+
+    public init(path: String, format: PixelFormat, width: Int, height: Int, fps: Int, clock: CameraClock) throws(FrameSourceError) {
+        self.path = path
+        geometry = FrameGeometry(width: width, height: height, format: format)
+        self.fps = fps
+        frameInterval = Nanos.perSecond / Nanos(fps)
+        self.clock = clock
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unusable("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        size = Int(st.st_size)
+        guard size > 0, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw .unusable("\(path): empty or cannot be mapped")
+        }
+        madvise(p, size, MADV_SEQUENTIAL)
+        base = UnsafeRawPointer(p)
+        if format != .mjpeg && size < geometry.rawFrameBytes {
+            throw .unusable("\(path): smaller than one \(width)x\(height) \(format.rawValue) frame")
+        }
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+
+    public var nextFrameDue: Nanos? {
+        guard nextFrameRange() != nil else { return nil }
+        return startMono + Nanos(index) * Nanos.perSecond / Nanos(fps)
+    }
+
+    public func start() throws(FrameSourceError) { startMono = clock.now - Nanos(index) * Nanos.perSecond / Nanos(fps) }
+
+    public func nextFrame() throws(FrameSourceError) -> CapturedFrame? {
+        guard let due = nextFrameDue, let range = nextFrameRange() else { return nil }
+        clock.sleep(until: due)
+        offset = range.upperBound
+        frameEnd = nil
+        defer { index += 1 }
+        return CapturedFrame(bytes: UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count),
+                             mono: due, sequence: index)
+    }
+
+    public func releaseFrame() {}
+    public func stop() {}
+
+    /// Where the next frame is in the file, if there is one.
+    private func nextFrameRange() -> Range<Int>? {
+        if geometry.format != .mjpeg {
+            let n = geometry.rawFrameBytes
+            return offset + n <= size ? offset..<(offset + n) : nil
+        }
+        if let end = frameEnd { return offset..<end }
+        // A JPEG runs from SOI to the EOI before the next SOI (or the end of the file).
+        var i = offset
+        while i + 1 < size && !(base.load(fromByteOffset: i, as: UInt8.self) == 0xFF && base.load(fromByteOffset: i + 1, as: UInt8.self) == 0xD8) { i += 1 }
+        guard i + 1 < size else { return nil }
+        offset = i
+        var j = i + 2
+        while j + 1 < size {
+            if base.load(fromByteOffset: j, as: UInt8.self) == 0xFF && base.load(fromByteOffset: j + 1, as: UInt8.self) == 0xD9 {
+                frameEnd = j + 2
+                return offset..<(j + 2)
+            }
+            j += 1
+        }
+        return nil
+    }
+}
