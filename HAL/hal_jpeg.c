@@ -164,6 +164,7 @@ size_t hal_jpeg_source_size(uint32_t height, uint32_t stride, hal_pixfmt format)
     switch (format) {
     case HAL_PIX_YUYV: return (size_t)stride * height;
     case HAL_PIX_I420: return (size_t)stride * height + 2 * ((size_t)(stride / 2) * (height / 2));
+    case HAL_PIX_NV12: return (size_t)stride * height + (size_t)stride * (height / 2);
     }
     return 0;
 }
@@ -185,8 +186,8 @@ hal_jpeg_encoder *hal_jpeg_encoder_create(uint32_t width, uint32_t height, uint3
         return NULL;
     if (quality < 1 || quality > 100) return NULL;
     if (format == HAL_PIX_YUYV && stride < 2 * width) return NULL;
-    if (format == HAL_PIX_I420 && stride < width) return NULL;
-    if (format != HAL_PIX_YUYV && format != HAL_PIX_I420) return NULL;
+    if ((format == HAL_PIX_I420 || format == HAL_PIX_NV12) && stride < width) return NULL;
+    if (format != HAL_PIX_YUYV && format != HAL_PIX_I420 && format != HAL_PIX_NV12) return NULL;
 
     hal_jpeg_encoder *enc = calloc(1, sizeof *enc);
     if (!enc) return NULL;
@@ -293,6 +294,38 @@ static void stage_yuyv(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0) {
     }
 }
 
+// Points NV12 luma lines into the row arrays like I420, and de-interleaves the U V pairs of the
+// matching 8 chroma lines into the staging rows.
+static void stage_nv12(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0, JSAMPROW *rows[3]) {
+    const uint8_t *uv_plane = src + (size_t)enc->stride * enc->height;
+    const int direct = enc->padded_width <= enc->stride;
+    for (uint32_t r = 0; r < 16; r++) {
+        uint32_t line = y0 + r < enc->height ? y0 + r : enc->height - 1;
+        const uint8_t *s = src + (size_t)line * enc->stride;
+        if (direct) {
+            rows[0][r] = (JSAMPROW)s;
+        } else {
+            memcpy(enc->y_rows[r], s, enc->width);
+            pad_row(enc->y_rows[r], enc->width, enc->padded_width);
+            rows[0][r] = enc->y_rows[r];
+        }
+    }
+    const uint32_t half = enc->width / 2;
+    for (uint32_t r = 0; r < 8; r++) {
+        uint32_t line = y0 / 2 + r < enc->height / 2 ? y0 / 2 + r : enc->height / 2 - 1;
+        const uint8_t *restrict uv = uv_plane + (size_t)line * enc->stride;
+        uint8_t *restrict u = enc->u_rows[r], *restrict v = enc->v_rows[r];
+        for (uint32_t x = 0; x < half; x++) {
+            u[x] = uv[2 * x];
+            v[x] = uv[2 * x + 1];
+        }
+        pad_row(u, half, enc->padded_width / 2);
+        pad_row(v, half, enc->padded_width / 2);
+        rows[1][r] = u;
+        rows[2][r] = v;
+    }
+}
+
 // Points (or, when padding is needed, copies) I420 lines [y0, y0+16) into the row arrays.
 static void stage_i420(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0, JSAMPROW *rows[3]) {
     const uint32_t cstride = enc->stride / 2;
@@ -359,6 +392,8 @@ hal_status hal_jpeg_encode(hal_jpeg_encoder *enc, const uint8_t *source, size_t 
     for (uint32_t y0 = 0; y0 < enc->height; y0 += enc->mcu_rows) {
         if (enc->format == HAL_PIX_YUYV)
             stage_yuyv(enc, source, y0);
+        else if (enc->format == HAL_PIX_NV12)
+            stage_nv12(enc, source, y0, rows);
         else
             stage_i420(enc, source, y0, rows);
         jpeg_write_raw_data(&enc->cinfo, planes, enc->mcu_rows);

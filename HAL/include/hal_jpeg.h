@@ -1,8 +1,8 @@
 // HAL: JPEG encoding through libjpeg(-turbo).
 //
-// Encodes raw camera frames (packed YUYV 4:2:2 or planar I420) straight from the caller's buffer into a
+// Encodes raw camera frames (packed YUYV 4:2:2, planar I420 or semi-planar NV12) straight from the caller's buffer into a
 // caller-owned output buffer. Uses libjpeg's raw-data path (jpeg_write_raw_data), so there is no colour
-// conversion or resampling: YUYV becomes a 4:2:2 JPEG and I420 a 4:2:0 JPEG, which is what cameras store.
+// conversion or resampling: YUYV becomes a 4:2:2 JPEG, I420 and NV12 4:2:0 JPEGs, which is what cameras store.
 //
 // Allocation discipline: everything is allocated in hal_jpeg_encoder_create. libjpeg's per-image pool is
 // served from a preallocated arena (see hal_jpeg.c), so encoding a frame does no heap allocation.
@@ -20,6 +20,7 @@ extern "C" {
 typedef enum {
     HAL_PIX_YUYV = 1, ///< packed Y0 U Y1 V, 2 bytes per pixel (V4L2_PIX_FMT_YUYV)
     HAL_PIX_I420 = 2, ///< planar Y, then U (w/2 x h/2), then V (V4L2_PIX_FMT_YUV420)
+    HAL_PIX_NV12 = 3, ///< planar Y, then interleaved U V pairs (w/2 x h/2) (V4L2_PIX_FMT_NV12)
 } hal_pixfmt;
 
 /// Results of HAL calls. Negative values are errors.

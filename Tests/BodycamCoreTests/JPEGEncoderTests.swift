@@ -90,6 +90,19 @@ struct JPEGEncoderTests {
         #expect(Self.psnr(Array(planar[n...]), Array(raw[n...])) >= 30)
     }
 
+    @Test(arguments: [(320, 240), (328, 246)])
+    func nv12EncodesExactlyLikeTheSameI420Frame(width: Int, height: Int) throws {
+        let i420 = try Self.syntheticFrame(width: width, height: height, format: .i420)
+        let n = width * height, q = n / 4
+        var nv12 = Array(i420[0..<n])
+        for i in 0..<q { nv12.append(i420[n + i]); nv12.append(i420[n + q + i]) } // U V pairs
+        let a = try Self.encode(i420, FrameGeometry(width: width, height: height, format: .i420))
+        let b = try Self.encode(nv12, FrameGeometry(width: width, height: height, format: .nv12))
+        #expect(a == b)
+        let planar = try Self.decodePlanar(b, pixelFormat: "yuvj420p")
+        #expect(Self.psnr(Array(planar[0..<n]), Array(i420[0..<n])) >= 30)
+    }
+
     @Test func paddedStrideIsHonoured() throws {
         let width = 320, height = 240, stride = 704
         let tight = try Self.syntheticFrame(width: width, height: height, format: .yuyv)

@@ -220,7 +220,7 @@ struct V4L2SourceTests {
         #expect(try s.nextFrame() != nil)
     }
 
-    @Test func negotiationPrefersMJPEGThenYUYVThenI420AndExplainsRefusals() throws {
+    @Test func negotiationPrefersMJPEGThenYUYVThenI420ThenNV12AndExplainsRefusals() throws {
         let both = SimulatedV4L2()
         both.formats = [FourCC.yuyv, FourCC.mjpeg]
         #expect(try Self.source(both).geometry.format == .mjpeg)
@@ -228,13 +228,16 @@ struct V4L2SourceTests {
         raw.formats = [FourCC.make("RGB3"), FourCC.i420, FourCC.yuyv]
         #expect(try Self.source(raw).geometry.format == .yuyv)
         #expect(try Self.source(raw, format: .i420).geometry.format == .i420)
+        let semiPlanar = SimulatedV4L2()
+        semiPlanar.formats = [FourCC.make("RGB3"), FourCC.nv12]
+        #expect(try Self.source(semiPlanar).geometry.format == .nv12)
         let odd = SimulatedV4L2()
-        odd.formats = [FourCC.make("RGB3"), FourCC.make("NV12")]
+        odd.formats = [FourCC.make("RGB3"), FourCC.make("BGR4")]
         do {
             _ = try Self.source(odd)
             Issue.record("an unusable camera was accepted")
         } catch {
-            #expect("\(error)".contains("offers RGB3, NV12") && "\(error)".contains("MJPG"))
+            #expect("\(error)".contains("offers RGB3, BGR4") && "\(error)".contains("MJPG"))
         }
         let output = SimulatedV4L2()
         output.capture = false

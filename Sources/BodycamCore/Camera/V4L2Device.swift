@@ -147,7 +147,7 @@ public enum FourCC {
     public static func make(_ s: StaticString) -> UInt32 {
         s.withUTF8Buffer { b in UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24 }
     }
-    public static let yuyv = make("YUYV"), i420 = make("YU12"), mjpeg = make("MJPG"), jpeg = make("JPEG")
+    public static let yuyv = make("YUYV"), i420 = make("YU12"), nv12 = make("NV12"), mjpeg = make("MJPG"), jpeg = make("JPEG")
     public static func text(_ v: UInt32) -> String {
         String(decoding: (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) }, as: UTF8.self)
     }

@@ -14,7 +14,7 @@ public final class V4L2Source: FrameSource {
         public var width: Int
         public var height: Int
         public var fps: Int
-        /// nil: the best the camera offers (MJPEG, then YUYV, then I420).
+        /// nil: the best the camera offers (MJPEG, then YUYV, then I420, then NV12).
         public var format: PixelFormat?
         public init(width: Int, height: Int, fps: Int, format: PixelFormat? = nil) {
             self.width = width
@@ -78,7 +78,9 @@ public final class V4L2Source: FrameSource {
         case .mjpeg?: wanted = [(FourCC.mjpeg, .mjpeg), (FourCC.jpeg, .mjpeg)]
         case .yuyv?: wanted = [(FourCC.yuyv, .yuyv)]
         case .i420?: wanted = [(FourCC.i420, .i420)]
-        case nil: wanted = [(FourCC.mjpeg, .mjpeg), (FourCC.jpeg, .mjpeg), (FourCC.yuyv, .yuyv), (FourCC.i420, .i420)]
+        case .nv12?: wanted = [(FourCC.nv12, .nv12)]
+        case nil: wanted = [(FourCC.mjpeg, .mjpeg), (FourCC.jpeg, .mjpeg), (FourCC.yuyv, .yuyv), (FourCC.i420, .i420),
+                            (FourCC.nv12, .nv12)]
         }
         guard let (fourcc, format) = wanted.first(where: { offered.contains($0.0) }) else {
             throw .unusable("\(path) (\(caps.card)): offers \(offered.map(FourCC.text).joined(separator: ", ")); "

@@ -74,7 +74,7 @@ public final class CameraRuntime {
             guard let s = SyntheticSource(width: settings.width, height: settings.height, fps: settings.fps,
                                           format: settings.format, seed: settings.seed, clock: clock, utc: utc,
                                           noise: settings.noise, jpegQuality: settings.quality) else {
-                throw .source("cannot create the synthetic source for these settings")
+                throw .source("synthetic frames are yuyv, i420 or mjpeg (\(settings.format.rawValue) comes from a camera or --source)")
             }
             frameSource = s
         }

@@ -19,7 +19,6 @@ public struct CameraSettings: Sendable {
     public var utcStart: Int64? = UTC.parse("2026-01-01T08:00:00Z")
     /// Sensor-like noise in synthetic frames (0-64).
     public var noise = 6
-    public var realTime = false
     /// How often the open segment is made durable (camera time).
     public var syncInterval: Nanos = Nanos.perSecond
 

@@ -111,7 +111,6 @@ public final class Recorder: @unchecked Sendable {
     /// Set by the writer when a recording could not be written; taken by the capture side.
     private var failure: WriteFailure?
     private var counters = RecorderCounters()
-    private var reservation: FrameRing.Reservation?
 
     /// Why the writer gave up on a recording.
     public enum WriteFailure: Equatable, Sendable {

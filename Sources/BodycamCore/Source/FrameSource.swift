@@ -6,6 +6,8 @@ public enum PixelFormat: String, Sendable, CaseIterable {
     case yuyv
     /// Planar 4:2:0 (V4L2_PIX_FMT_YUV420).
     case i420
+    /// Semi-planar 4:2:0: Y, then interleaved U V (V4L2_PIX_FMT_NV12).
+    case nv12
     /// A complete JPEG per frame (V4L2_PIX_FMT_MJPEG): passed through without re-encoding.
     case mjpeg
 
@@ -13,6 +15,7 @@ public enum PixelFormat: String, Sendable, CaseIterable {
         switch self {
         case .yuyv: return HAL_PIX_YUYV
         case .i420: return HAL_PIX_I420
+        case .nv12: return HAL_PIX_NV12
         case .mjpeg: return nil
         }
     }
@@ -32,7 +35,7 @@ public struct FrameGeometry: Equatable, Sendable {
         self.format = format
         switch format {
         case .yuyv: self.stride = stride ?? width * 2
-        case .i420: self.stride = stride ?? width
+        case .i420, .nv12: self.stride = stride ?? width
         case .mjpeg: self.stride = 0
         }
     }
@@ -40,7 +43,7 @@ public struct FrameGeometry: Equatable, Sendable {
     /// Bytes of one raw frame (for MJPEG: an upper bound a sane JPEG of this size never exceeds).
     public var rawFrameBytes: Int {
         switch format {
-        case .yuyv, .i420: return hal_jpeg_source_size(UInt32(height), UInt32(stride), format.hal!)
+        case .yuyv, .i420, .nv12: return hal_jpeg_source_size(UInt32(height), UInt32(stride), format.hal!)
         case .mjpeg: return width * height * 2
         }
     }

@@ -29,18 +29,16 @@ public final class SyntheticSource: FrameSource {
     private var index: UInt64 = 0
     private var produced: UInt64 = 0
     private var damagedToGo = 0
-    private var frameLimit: UInt64?
 
     /// How far the view pans across the scene before it wraps (pixels).
     static let pan = 512
 
     /// - Parameters:
     ///   - format: `.yuyv`, `.i420`, or `.mjpeg` (rendered as YUYV, encoded at `jpegQuality`).
-    ///   - frames: stop after this many frames (nil: endless).
     public init?(width: Int, height: Int, fps: Int, format: PixelFormat, seed: UInt64, clock: CameraClock,
-                 utc: UTCMapping, noise: Int = 6, jpegQuality: Int = 85, frames: UInt64? = nil) {
+                 utc: UTCMapping, noise: Int = 6, jpegQuality: Int = 85) {
         guard width >= 16, height >= 16, width % 2 == 0, height % 2 == 0, fps >= 1, fps <= 240,
-              (0...64).contains(noise) else { return nil }
+              (0...64).contains(noise), format != .nv12 else { return nil }
         geometry = FrameGeometry(width: width, height: height, format: format)
         self.fps = fps
         frameInterval = Nanos.perSecond / Nanos(fps)
@@ -48,7 +46,6 @@ public final class SyntheticSource: FrameSource {
         self.utc = utc
         self.noise = noise
         self.seed = seed
-        frameLimit = frames
         let rawGeometry = format == .mjpeg ? FrameGeometry(width: width, height: height, format: .yuyv) : geometry
         raw = .allocate(byteCount: rawGeometry.rawFrameBytes, alignment: 64)
         if format == .mjpeg {
@@ -84,7 +81,6 @@ public final class SyntheticSource: FrameSource {
 
 
     public var nextFrameDue: Nanos? {
-        if let limit = frameLimit, index >= limit { return nil }
         // Exact integer timing: frame N is at N/fps seconds, with no drift over a 12-hour shift.
         return startMono + Nanos(index) * Nanos.perSecond / Nanos(fps)
     }
