@@ -9,6 +9,10 @@
 
 #include <jpeglib.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 // libjpeg reports errors by calling error_exit, which by default calls exit(). We longjmp back instead.
 typedef struct {
     struct jpeg_error_mgr pub;
@@ -282,7 +286,20 @@ static void stage_yuyv(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0) {
         uint32_t line = y0 + r < enc->height ? y0 + r : enc->height - 1;
         const uint8_t *s = src + (size_t)line * enc->stride;
         uint8_t *y = enc->y_rows[r], *u = enc->u_rows[r], *v = enc->v_rows[r];
-        for (uint32_t x = 0; x < half; x++) {
+        uint32_t x = 0;
+#ifdef __SSE2__
+        // 16 pixels at a time: even bytes are luma, odd bytes alternate U and V (SSE2 is baseline x86-64).
+        const __m128i low = _mm_set1_epi16(0x00FF);
+        for (; x + 8 <= half; x += 8) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(s + 4 * x));
+            __m128i b = _mm_loadu_si128((const __m128i *)(s + 4 * x + 16));
+            _mm_storeu_si128((__m128i *)(y + 2 * x), _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low)));
+            __m128i c = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)); // U V U V ...
+            _mm_storel_epi64((__m128i *)(u + x), _mm_packus_epi16(_mm_and_si128(c, low), _mm_setzero_si128()));
+            _mm_storel_epi64((__m128i *)(v + x), _mm_packus_epi16(_mm_srli_epi16(c, 8), _mm_setzero_si128()));
+        }
+#endif
+        for (; x < half; x++) {
             y[2 * x] = s[4 * x];
             u[x] = s[4 * x + 1];
             y[2 * x + 1] = s[4 * x + 2];

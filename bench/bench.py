@@ -106,10 +106,17 @@ for (w, h), (raw, n) in inputs.items():
 # ---- 2. passthrough ----
 w, h = 1280, 720
 raw, n = inputs[(w, h)]
+clip = os.path.join(work, "clip720.mjpeg")
+sh(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuyv422", "-s", f"{w}x{h}", "-i", raw, "-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg", clip])
+# The clip five times over: hundreds of megabytes, so fixed start-up costs do not hide the I/O rate.
 mjpeg = os.path.join(work, "in720.mjpeg")
-sh(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuyv422", "-s", f"{w}x{h}", "-i", raw, "-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg", mjpeg])
+with open(mjpeg, "wb") as f:
+    data = open(clip, "rb").read()
+    for _ in range(5):
+        f.write(data)
+n *= 5
 size = os.path.getsize(mjpeg)
-section = "passthrough 1280x720 MJPEG (fps)"
+section = f"passthrough 1280x720 MJPEG, {n} frames, {size / 2**20:.0f} MiB (fps)"
 bcp, ffc, cpf = [], [], []
 for _ in range(runs):
     s, frames = bodycam_run(mjpeg, "mjpeg", w, h, pin=True)

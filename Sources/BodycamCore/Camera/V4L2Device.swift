@@ -81,7 +81,9 @@ public final class HALV4L2: V4L2Device {
     public func format(_ fd: Int32, index: UInt32) -> Result<(fourcc: UInt32, description: String), Errno> {
         var fourcc: UInt32 = 0
         var d = [CChar](repeating: 0, count: 32)
-        return Self.check(hal_v4l2_enum_format(fd, index, &fourcc, &d)).map { (fourcc, String(cString: d)) }
+        return Self.check(hal_v4l2_enum_format(fd, index, &fourcc, &d)).map {
+            (fourcc, String(decoding: d.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
     }
 
     public func size(_ fd: Int32, fourcc: UInt32, index: UInt32) -> Result<(width: Int, height: Int, isRange: Bool), Errno> {

@@ -186,7 +186,7 @@ public struct Verifier {
         for n in names {
             let p = root + "/" + n
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: p, isDirectory: &isDir)
+            guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else { continue }
             if isDir.boolValue { out += files(under: p, depth: depth - 1) } else { out.append(p) }
         }
         return out
