@@ -124,6 +124,26 @@ struct FramePathEndToEndTests {
         #expect(avi.frames.count >= 58 && avi.frames.count <= 61)
     }
 
+    @Test(arguments: ["yuyv", "nv12", "mjpeg"])
+    func aFileReplaysThroughTheFramePathFrameForFrame(format: String) throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let input = dir + "/in." + format
+        let encode = format == "mjpeg" ? ["-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg"]
+                                       : ["-pix_fmt", format == "yuyv" ? "yuyv422" : "nv12", "-f", "rawvideo"]
+        let gen = try TestSupport.run(TestSupport.tool("ffmpeg"), ["-v", "error", "-y", "-f", "lavfi", "-i",
+                                                                    "testsrc2=size=320x240:rate=30,noise=alls=14:allf=t", "-frames:v", "45"] + encode + [input])
+        #expect(gen.status == 0, "\(gen.stderr)")
+        let out = try TestSupport.bodycam(["run", "--source", input, "--source-format", format, "--size", "320x240",
+                                           "--boot-time", "0s", "--prerecord", "0s", "--storage", dir + "/s", "--records", dir + "/r"],
+                                          stdin: "trigger holster\nwait 1h\n")
+        #expect(out.status == 0, "\(out.stderr)")
+        let segments = TestSupport.segments(in: dir + "/s")
+        let avi = try TestSupport.checkSegment(try #require(segments.first), width: 320, height: 240, fps: 30)
+        #expect(avi.frames.count == 45) // every frame of the file, and the run ends with it
+        #expect(try Self.stamps(segments).map(\.sequence) == Array(0..<45))
+    }
+
     @Test(arguments: ["i420", "mjpeg"])
     func otherSourceFormatsRecordPlayableSegments(format: String) throws {
         let storage = TestSupport.temporaryDirectory()

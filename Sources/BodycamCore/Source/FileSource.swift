@@ -69,18 +69,22 @@ public final class FileSource: FrameSource {
             return offset + n <= size ? offset..<(offset + n) : nil
         }
         if let end = frameEnd { return offset..<end }
-        // A JPEG runs from SOI to the EOI before the next SOI (or the end of the file).
-        var i = offset
-        while i + 1 < size && !(base.load(fromByteOffset: i, as: UInt8.self) == 0xFF && base.load(fromByteOffset: i + 1, as: UInt8.self) == 0xD8) { i += 1 }
-        guard i + 1 < size else { return nil }
-        offset = i
-        var j = i + 2
-        while j + 1 < size {
-            if base.load(fromByteOffset: j, as: UInt8.self) == 0xFF && base.load(fromByteOffset: j + 1, as: UInt8.self) == 0xD9 {
-                frameEnd = j + 2
-                return offset..<(j + 2)
-            }
-            j += 1
+        // A JPEG runs from SOI to its EOI. Markers start with 0xFF: memchr finds those quickly.
+        guard let soi = findMarker(0xD8, from: offset) else { return nil }
+        offset = soi
+        guard let eoi = findMarker(0xD9, from: soi + 2) else { return nil }
+        frameEnd = eoi + 2
+        return offset..<(eoi + 2)
+    }
+
+    /// The offset of the next 0xFF `marker` pair at or after `from`.
+    private func findMarker(_ marker: UInt8, from: Int) -> Int? {
+        var i = from
+        while i + 1 < size {
+            guard let hit = memchr(base + i, 0xFF, size - i - 1) else { return nil }
+            let at = UnsafeRawPointer(hit) - base
+            if base.load(fromByteOffset: at + 1, as: UInt8.self) == marker { return at }
+            i = at + 1
         }
         return nil
     }
