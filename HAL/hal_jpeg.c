@@ -311,22 +311,28 @@ static void stage_yuyv(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0) {
     }
 }
 
-// Points NV12 luma lines into the row arrays like I420, and de-interleaves the U V pairs of the
-// matching 8 chroma lines into the staging rows.
-static void stage_nv12(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0, JSAMPROW *rows[3]) {
-    const uint8_t *uv_plane = src + (size_t)enc->stride * enc->height;
+// Points (or, when padding is needed, copies) the 16 luma lines [y0, y0+16) of a 4:2:0 frame into the
+// row array. Lines past the bottom repeat the last line, as libjpeg needs whole iMCU rows.
+static void stage_luma_420(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0, JSAMPROW *rows) {
+    // Direct pointers are safe when libjpeg's padded reads stay inside each line.
     const int direct = enc->padded_width <= enc->stride;
     for (uint32_t r = 0; r < 16; r++) {
         uint32_t line = y0 + r < enc->height ? y0 + r : enc->height - 1;
         const uint8_t *s = src + (size_t)line * enc->stride;
         if (direct) {
-            rows[0][r] = (JSAMPROW)s;
+            rows[r] = (JSAMPROW)s;
         } else {
             memcpy(enc->y_rows[r], s, enc->width);
             pad_row(enc->y_rows[r], enc->width, enc->padded_width);
-            rows[0][r] = enc->y_rows[r];
+            rows[r] = enc->y_rows[r];
         }
     }
+}
+
+// NV12: luma as I420; the U V pairs of the matching 8 chroma lines are de-interleaved into staging rows.
+static void stage_nv12(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0, JSAMPROW *rows[3]) {
+    const uint8_t *uv_plane = src + (size_t)enc->stride * enc->height;
+    stage_luma_420(enc, src, y0, rows[0]);
     const uint32_t half = enc->width / 2;
     for (uint32_t r = 0; r < 8; r++) {
         uint32_t line = y0 / 2 + r < enc->height / 2 ? y0 / 2 + r : enc->height / 2 - 1;
@@ -343,24 +349,14 @@ static void stage_nv12(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0, J
     }
 }
 
-// Points (or, when padding is needed, copies) I420 lines [y0, y0+16) into the row arrays.
+// I420: luma lines, and the 8 matching lines of each chroma plane, pointed to (or copied when padded).
 static void stage_i420(hal_jpeg_encoder *enc, const uint8_t *src, uint32_t y0, JSAMPROW *rows[3]) {
     const uint32_t cstride = enc->stride / 2;
     const uint8_t *u_plane = src + (size_t)enc->stride * enc->height;
     const uint8_t *v_plane = u_plane + (size_t)cstride * (enc->height / 2);
+    stage_luma_420(enc, src, y0, rows[0]);
     // Direct pointers are safe when libjpeg's padded reads stay inside each line.
-    const int direct = enc->padded_width <= enc->stride && enc->padded_width / 2 <= cstride;
-    for (uint32_t r = 0; r < 16; r++) {
-        uint32_t line = y0 + r < enc->height ? y0 + r : enc->height - 1;
-        const uint8_t *s = src + (size_t)line * enc->stride;
-        if (direct) {
-            rows[0][r] = (JSAMPROW)s;
-        } else {
-            memcpy(enc->y_rows[r], s, enc->width);
-            pad_row(enc->y_rows[r], enc->width, enc->padded_width);
-            rows[0][r] = enc->y_rows[r];
-        }
-    }
+    const int direct = enc->padded_width / 2 <= cstride;
     for (uint32_t r = 0; r < 8; r++) {
         uint32_t line = y0 / 2 + r < enc->height / 2 ? y0 / 2 + r : enc->height / 2 - 1;
         const uint8_t *u = u_plane + (size_t)line * cstride, *v = v_plane + (size_t)line * cstride;
