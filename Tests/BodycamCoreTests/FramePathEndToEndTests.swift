@@ -8,14 +8,6 @@ import Testing
 struct FramePathEndToEndTests {
     static let small = ["--size", "320x240", "--fps", "30"]
 
-    /// Stamps of every frame of every segment, in file-name order.
-    static func stamps(_ segments: [String]) throws -> [FrameStamp] {
-        try segments.flatMap { path -> [FrameStamp] in
-            let avi = try AVIReader.read(path: path)
-            return try avi.frames.indices.map { try #require(avi.stamp($0)) }
-        }
-    }
-
     @Test func rotationSplitsARecordingWithNoFrameLostOrDuplicated() throws {
         let storage = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: storage) }
@@ -32,7 +24,7 @@ struct FramePathEndToEndTests {
             total += avi.frames.count
         }
         #expect(total == 180)
-        let stamps = try Self.stamps(segments)
+        let stamps = try TestSupport.stamps(segments)
         #expect(stamps.map(\.sequence) == Array(0..<180))
         #expect(stamps.map(\.mono) == (0..<180).map { 2 * Nanos.perSecond + Nanos($0) * Nanos.perSecond / 30 })
         #expect(stamps.allSatisfy { $0.deviceID == "BWV-0001" })
@@ -64,7 +56,7 @@ struct FramePathEndToEndTests {
         let segments = TestSupport.segments(in: storage)
         #expect(segments.count == 2) // 34.8 s in 20 s segments
         for path in segments { _ = try TestSupport.checkSegment(path, width: 320, height: 240, fps: 30) }
-        let stamps = try Self.stamps(segments)
+        let stamps = try TestSupport.stamps(segments)
         #expect(stamps.count == 1044) // 12.2 s to 47.0 s at 30 fps
         #expect(stamps.first?.mono == 12_200 * Nanos.perMillisecond) // 30 s before the press at 42.2 s
         #expect(stamps.first.map { UTC.iso($0.utc) } == "2026-01-01T08:00:12.200Z")
@@ -87,7 +79,7 @@ struct FramePathEndToEndTests {
             #expect(size <= 1_048_576)
             _ = try TestSupport.checkSegment(path, width: 320, height: 240, fps: 30)
         }
-        #expect(try Self.stamps(segments).map(\.sequence) == Array(0..<300))
+        #expect(try TestSupport.stamps(segments).map(\.sequence) == Array(0..<300))
     }
 
     @Test func sameSeedAndSettingsGiveByteIdenticalRecordings() throws {
@@ -141,7 +133,7 @@ struct FramePathEndToEndTests {
         let segments = TestSupport.segments(in: dir + "/s")
         let avi = try TestSupport.checkSegment(try #require(segments.first), width: 320, height: 240, fps: 30)
         #expect(avi.frames.count == 45) // every frame of the file, and the run ends with it
-        #expect(try Self.stamps(segments).map(\.sequence) == Array(0..<45))
+        #expect(try TestSupport.stamps(segments).map(\.sequence) == Array(0..<45))
     }
 
     @Test(arguments: ["i420", "mjpeg"])
@@ -155,7 +147,7 @@ struct FramePathEndToEndTests {
         #expect(segments.count == 1)
         let avi = try TestSupport.checkSegment(try #require(segments.first), width: 320, height: 240, fps: 30)
         #expect(avi.frames.count == 150) // 2 s of pre-record, 3 s until the hold stops it
-        #expect(try Self.stamps(segments).map(\.sequence) == Array(0..<150))
+        #expect(try TestSupport.stamps(segments).map(\.sequence) == Array(0..<150))
     }
 
     @Test func residentMemoryStaysFlatOverTenMinutesOfRecording() throws {

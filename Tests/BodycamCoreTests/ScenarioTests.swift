@@ -26,10 +26,7 @@ struct ScenarioTests {
 
         /// Stamps of every frame of one recording, in order.
         func stamps(recording id: String) throws -> [FrameStamp] {
-            try segments.filter { $0.contains("_\(id)_") }.flatMap { path -> [FrameStamp] in
-                let avi = try AVIReader.read(path: path)
-                return try avi.frames.indices.map { try #require(avi.stamp($0)) }
-            }
+            try TestSupport.stamps(segments.filter { $0.contains("_\(id)_") })
         }
 
         /// Every segment opens in ffprobe with the expected format and decodes cleanly.

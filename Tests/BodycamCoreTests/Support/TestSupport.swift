@@ -101,6 +101,14 @@ enum TestSupport {
         return o.status == 0 ? o.stderr : "exit \(o.status): \(o.stderr)"
     }
 
+    /// The camera's stamp of every frame of `segments`, in order (a frame without one fails the test).
+    static func stamps(_ segments: [String]) throws -> [FrameStamp] {
+        try segments.flatMap { path -> [FrameStamp] in
+            let avi = try AVIReader.read(path: path)
+            return try avi.frames.indices.map { try #require(avi.stamp($0)) }
+        }
+    }
+
     static func segments(in storage: String) -> [String] {
         let dir = storage + "/recordings"
         return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
