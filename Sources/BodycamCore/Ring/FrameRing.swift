@@ -80,16 +80,13 @@ public final class FrameRing {
         self.arenaBytes = arenaBytes
         self.frameCapacity = frameCapacity
         self.maxAge = maxAge
-        arena = .allocate(byteCount: arenaBytes, alignment: 64)
-        // Touch every page now: the memory is really ours from start-up (as on a device), and resident
-        // size does not creep up later when a slow disk lets the ring fill for the first time.
-        arena.initializeMemory(as: UInt8.self, repeating: 0)
+        arena = ArenaMemory.map(bytes: arenaBytes)
         slots = .allocate(capacity: frameCapacity)
         slots.initialize(repeating: RingFrame(offset: 0, length: 0, sequence: 0, mono: 0, utc: 0, owner: 0, written: false))
     }
 
     deinit {
-        arena.deallocate()
+        ArenaMemory.unmap(arena)
         slots.deallocate()
     }
 
