@@ -121,8 +121,6 @@ public final class Recorder: @unchecked Sendable {
     // Writer-thread state.
     private let segment: AVISegmentWriter
     private let reserve: SpaceReserve
-    /// Reused for hashing each finished segment.
-    private let hashBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 64)
     private var active: ActiveRecording?
     private var thread: OSThread?
 
@@ -165,11 +163,8 @@ public final class Recorder: @unchecked Sendable {
         reserve = SpaceReserve(path: settings.directory + "/.space-reserve",
                                bytes: AVILayout.headerBytes + 8 + settings.segmentFrameCapacity * AVILayout.indexEntryBytes + 65_536)
         reserve.claim()
-        hashBuffer.initializeMemory(as: UInt8.self, repeating: 0) // resident from the start
         thread = OSThread { [unowned self] in self.writerLoop() }
     }
-
-    deinit { hashBuffer.deallocate() }
 
     // MARK: - Capture side
 
@@ -421,8 +416,8 @@ public final class Recorder: @unchecked Sendable {
         a.bytes += bytes
         lock.withLock { counters.segmentsWritten += 1 }
         // The header is only final now, so the file's SHA-256 (what sha256sum prints) is taken here, from
-        // the page cache the writes just filled.
-        let digest = FileBytes.sha256(path, buffer: hashBuffer) ?? ""
+        // the page cache the writes just filled (mapped, not copied).
+        let digest = FileBytes.sha256(path) ?? ""
         let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
         a.segments.append(SegmentRecord(index: a.segmentNumber, file: name, frames: frames, bytes: bytes,
                                         firstSeq: a.segmentFirstSequence, lastSeq: a.lastSequence,
