@@ -7,7 +7,7 @@ APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ff
 HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils
 HW_DIR     := .build-hw
 # Peers for `make bench`.
-BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux
+BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux openssl
 # `make run ARGS="..."` passes options to `bodycam run`.
 ARGS       ?= --camera auto
 

@@ -47,8 +47,13 @@ def bodycam_run(source, fmt, w, h, pin):
 
 misses = []
 
-def row(section, system, value, unit, base=None, higher_is_better=True, spread=None, note="", digits=1, target=None):
+def row(section, system, value, unit, base=None, higher_is_better=True, spread=None, note="", digits=1, target=None, limit=None):
+    """`target`: least acceptable ratio to the peer; `limit`: most acceptable figure (time, memory, count)."""
     ratio = ""
+    if limit is not None:
+        ratio = "met" if value <= limit else f"NOT MET ({(value / limit - 1) * 100:.0f} % over)" if limit else "NOT MET"
+        if value > limit:
+            misses.append(f"{section}: {system}")
     if base:
         r = (base / value if higher_is_better else value / base) if value else 0
         ratio = f"{r:.2f}x"
@@ -166,7 +171,7 @@ row(section, "cp + sync, then SHA-256 of the copy (the I/O limit with the eviden
 # ---- 3. per-frame overhead ----
 r = sh([bodycam, "bench-path", "--frames", "500000" if quick else "3000000"])
 ns = json.loads(r.stdout)["ns_per_frame"]
-row("frame path overhead", "stamp + ring insert + hand-off + release", ns, "ns/frame", note="target < 2000 ns")
+row("frame path overhead", "stamp + ring insert + hand-off + release", ns, "ns/frame", note="target < 2000 ns", limit=2000)
 
 # ---- 4. heap allocations per frame ----
 lib = os.path.join(work, "malloc_count.so")
@@ -187,7 +192,7 @@ for frames in (2000, 12000):
     counts[frames] = int([l for l in r.stderr.splitlines() if l.startswith("malloc_count:")][-1].split()[1])
 per_frame = (counts[12000] - counts[2000]) / 10000
 row("heap allocations", "malloc calls per frame in steady state (10,000 frames after 2,000)", per_frame, "allocs/frame",
-    note=f"total {counts[2000]} vs {counts[12000]}; target 0", digits=4)
+    note=f"total {counts[2000]} vs {counts[12000]}; target 0", digits=4, limit=0)
 
 # ---- 5. memory over an hour ----
 minutes = 10 if quick else 60
@@ -200,8 +205,10 @@ rss = [s["rss_bytes"] for s in stats]
 arena = camera["prerecord_bytes"]
 at5 = rss[4] if len(rss) > 4 else rss[0]
 row("memory (1280x720, 30 fps)", f"peak resident over a {minutes}-minute recording", max(rss) / 2**20, "MiB",
-    note=f"pre-record arena {arena / 2**20:.1f} MiB; target <= arena + 48 MiB = {arena / 2**20 + 48:.1f} MiB")
-row("memory (1280x720, 30 fps)", f"growth from minute 5 to minute {minutes}", (rss[-1] - at5) / 2**20, "MiB", note="target < 1 MiB")
+    note=f"pre-record arena {arena / 2**20:.1f} MiB; target <= arena + 48 MiB = {arena / 2**20 + 48:.1f} MiB",
+    limit=arena / 2**20 + 48)
+row("memory (1280x720, 30 fps)", f"growth from minute 5 to minute {minutes}", (rss[-1] - at5) / 2**20, "MiB", note="target < 1 MiB",
+    limit=1)
 
 # ---- 6. simulation speed ----
 out = fresh("shift")

@@ -40,6 +40,29 @@ struct OffloadTests {
         #expect(leftovers.isEmpty)
     }
 
+    @Test func afterADockClockCorrectionEveryEventUsesTheCorrectedClock() throws {
+        let records = TestSupport.temporaryDirectory("records")
+        let (out, storage) = try Self.run("dock\nwait 30s\nundock\nwait 2s\ntrigger holster\nwait 4s\nhold record 3s\nwait 2s\n",
+                                          records: records, extra: ["--dock-clock-offset=-1.5s"])
+        defer { for d in [records, storage] { try? FileManager.default.removeItem(atPath: d) } }
+        #expect(out.status == 0, "\(out.stderr)\n\(out.events("expect"))")
+        // utc - t of an event, in milliseconds: the camera's UTC at camera time zero as that event saw it.
+        func zero(_ e: [String: Any]) -> Int64? {
+            guard let text = e["utc"] as? String, let utc = UTC.parse(text), let t = e["t"] as? Double else { return nil }
+            return utc / 1_000_000 - Int64((t * 1000).rounded())
+        }
+        let events = out.events
+        let sync = try #require(out.events("clock").first?["t"] as? Double)
+        // An event's time is its frame's or its moment's: writer events about frames captured before the
+        // correction keep the old clock even when they are printed after it.
+        let before = events.filter { ($0["t"] as? Double ?? sync) < sync }.compactMap(zero)
+        let after = events.filter { ($0["t"] as? Double ?? sync) > sync }
+        #expect(after.contains { $0["event"] as? String == "segment" } && after.contains { $0["event"] as? String == "manifest" })
+        let corrected = after.compactMap(zero)
+        #expect(before.max()! - before.min()! <= 1 && corrected.max()! - corrected.min()! <= 1, "\(Set(before)) \(Set(corrected))")
+        #expect(abs(corrected.min()! - before.min()! + 1500) <= 1)
+    }
+
     @Test func undockingMidTransferLosesNothingAndTheNextDockResumes() throws {
         let records = TestSupport.temporaryDirectory("records")
         // At 400 kB/s the first recording (about 2.5 MB) takes several seconds: undock after 2 s.

@@ -24,9 +24,9 @@ struct RecorderTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let jpeg = try JPEGMarkerTests.sampleJPEG()
         let events = CollectingSink()
-        let r = Recorder(settings: Self.settings(dir, backPressure: .drop), events: events, utc: { $0 })
+        let r = Recorder(settings: Self.settings(dir, backPressure: .drop), events: events)
         r.setWriterStalled(true)
-        _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0, now: 0))
+        _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0, now: 0, utcNow: 0))
         var stored = 0, dropped = 0
         for seq in 0..<200 { if Self.store(r, jpeg, seq: UInt64(seq)) { stored += 1 } else { dropped += 1 } }
         // The arena holds 64 KiB of pending frames; the rest were dropped without blocking.
@@ -48,8 +48,8 @@ struct RecorderTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let jpeg = try JPEGMarkerTests.sampleJPEG()
         let events = CollectingSink()
-        let r = Recorder(settings: Self.settings(dir, backPressure: .wait), events: events, utc: { $0 })
-        _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0, now: 0))
+        let r = Recorder(settings: Self.settings(dir, backPressure: .wait), events: events)
+        _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0, now: 0, utcNow: 0))
         // Six times what the arena holds: capture has to wait for the writer, and nothing is dropped.
         var refused = 0
         for seq in 0..<200 where !Self.store(r, jpeg, seq: UInt64(seq)) { refused += 1 }
@@ -65,8 +65,8 @@ struct RecorderTests {
         for _ in 0..<3 {
             let dir = TestSupport.temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            let r = Recorder(settings: Self.settings(dir, backPressure: .wait), events: CollectingSink(), utc: { $0 })
-            _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0, now: 0))
+            let r = Recorder(settings: Self.settings(dir, backPressure: .wait), events: CollectingSink())
+            _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0, now: 0, utcNow: 0))
             r.drain()
             r.setWriterStalled(true)
             for seq in 0..<100 { _ = Self.store(r, jpeg, seq: UInt64(seq)) }
@@ -79,8 +79,8 @@ struct RecorderTests {
     @Test func aFailingDiskEndsTheRecordingIncompleteWithoutCrashing() throws {
         let jpeg = try JPEGMarkerTests.sampleJPEG()
         let events = CollectingSink()
-        let r = Recorder(settings: Self.settings("/nonexistent/bodycam", backPressure: .drop), events: events, utc: { $0 })
-        _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0, now: 0))
+        let r = Recorder(settings: Self.settings("/nonexistent/bodycam", backPressure: .drop), events: events)
+        _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0, now: 0, utcNow: 0))
         for seq in 0..<10 { _ = Self.store(r, jpeg, seq: UInt64(seq)) }
         r.finish()
         let error = try #require(events.events("error").first)
@@ -93,12 +93,12 @@ struct RecorderTests {
     @Test func tooManyQueuedRecordingsAreRefusedNotQueuedWithoutBound() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = Recorder(settings: Self.settings(dir, backPressure: .drop), events: CollectingSink(), utc: { $0 })
+        let r = Recorder(settings: Self.settings(dir, backPressure: .drop), events: CollectingSink())
         r.setWriterStalled(true)
         let jpeg = try JPEGMarkerTests.sampleJPEG()
         var accepted = 0
         for n in 1...6 {
-            if r.startRecording(owner: UInt32(n), id: "T-1-00000\(n)", trigger: "test", since: 0, now: 0) != nil { accepted += 1 }
+            if r.startRecording(owner: UInt32(n), id: "T-1-00000\(n)", trigger: "test", since: 0, now: 0, utcNow: 0) != nil { accepted += 1 }
             _ = Self.store(r, jpeg, seq: UInt64(n))
             r.stopRecording()
         }

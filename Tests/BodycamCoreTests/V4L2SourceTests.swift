@@ -158,7 +158,7 @@ struct V4L2SourceTests {
         let s = try Self.source(sim)
         let dir = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let recorder = Recorder(settings: RecorderTests.settings(dir, backPressure: .drop, arenaBytes: 1 << 20), events: CollectingSink(), utc: { $0 })
+        let recorder = Recorder(settings: RecorderTests.settings(dir, backPressure: .drop, arenaBytes: 1 << 20), events: CollectingSink())
         defer { recorder.finish() }
         let path = try #require(FramePath(source: s, recorder: recorder, deviceID: "T-1", quality: 85, utc: UTCMapping(utcAtZero: 0)))
         try path.startCapture()

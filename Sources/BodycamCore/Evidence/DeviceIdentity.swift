@@ -161,23 +161,26 @@ public enum FileBytes {
         try PosixFile.renameDurably(from: tmp, to: path, directory: dir)
     }
 
-    /// SHA-256 of a whole file, hashed straight from the page cache through a read-only mapping (no copy:
-    /// hashing is most of the passthrough path's cost). Nil if the file cannot be read.
-    public static func sha256(_ path: String) -> String? {
+    /// SHA-256 of a whole file, streamed through `buffer` (the writer passes its preallocated one).
+    public static func sha256(_ path: String, buffer: UnsafeMutableRawBufferPointer) -> String? {
         let fd = retrying { open(path, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
         var hasher = SHA256()
-        let size = Int(st.st_size)
-        if size > 0 {
-            guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else { return nil }
-            defer { munmap(p, size) }
-            madvise(p, size, MADV_SEQUENTIAL)
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: p, count: size))
+        while true {
+            let n = retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
         return Hex.encode(hasher.finalize())
+    }
+
+    /// SHA-256 of a whole file (tools and tests).
+    public static func sha256(_ path: String) -> String? {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        return sha256(path, buffer: buffer)
     }
 }
 

@@ -66,7 +66,6 @@ public final class CameraRuntime {
         } catch {
             throw .storage(IOError(operation: "recover", path: "\(error)", errno: EIO))
         }
-        let fixedUTC = utc
         let frameSource: FrameSource
         if let source {
             frameSource = source
@@ -79,7 +78,7 @@ public final class CameraRuntime {
             frameSource = s
         }
         recorder = Recorder(settings: settings.recorderSettings(backPressure: clock.isVirtual ? .wait : .drop),
-                            events: events, evidence: Evidence(identity: identity, audit: audit), utc: { fixedUTC.utc($0) })
+                            events: events, evidence: Evidence(identity: identity, audit: audit))
         guard let p = FramePath(source: frameSource, recorder: recorder, deviceID: settings.deviceID,
                                 quality: settings.quality, utc: utc) else {
             recorder.finish()
@@ -131,7 +130,8 @@ public final class CameraRuntime {
     public func startRecording(trigger: String, preRecord: Bool = true) -> String? {
         let (number, id) = ids.next()
         guard let taken = recorder.startRecording(owner: number, id: id, trigger: trigger,
-                                                  since: clock.now - (preRecord ? settings.preRecord : 0), now: clock.now) else {
+                                                  since: clock.now - (preRecord ? settings.preRecord : 0), now: clock.now,
+                                                  utcNow: utcNow) else {
             emit("alert", [("kind", .string("writer-busy")), ("message", .string("recordings still being written; start refused"))])
             return nil
         }

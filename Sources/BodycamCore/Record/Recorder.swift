@@ -61,6 +61,9 @@ public struct RecordingInfo: Sendable {
     var droppedFrames: UInt64 = 0
     var prerecordSeconds: Double = 0
     var markers: [Marker] = []
+    /// When the recording was started, on the capture side's clocks.
+    var startMono: Nanos = 0
+    var startUTC: Int64 = 0
 }
 
 /// What the writer needs to make recordings evidence: the key that signs manifests, the audit trail.
@@ -94,7 +97,6 @@ public struct RecorderCounters: Equatable, Sendable {
 public final class Recorder: @unchecked Sendable {
     public let settings: RecorderSettings
     private let events: EventSink
-    private let utc: @Sendable (Nanos) -> Int64
     private let evidence: Evidence?
 
     // Shared state, guarded by `lock`.
@@ -121,6 +123,9 @@ public final class Recorder: @unchecked Sendable {
     // Writer-thread state.
     private let segment: AVISegmentWriter
     private let reserve: SpaceReserve
+    /// Reused for hashing each finished segment. Read through a buffer, not mapped: a mapping would count
+    /// the whole segment in resident memory while it is hashed (seen: 393 MiB peak against 322).
+    private let hashBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 64)
     private var active: ActiveRecording?
     private var thread: OSThread?
 
@@ -144,17 +149,21 @@ public final class Recorder: @unchecked Sendable {
         var lastUTC: Int64 = 0
         var lastSyncMono: Nanos = 0
         var segments: [SegmentRecord] = []
+
+        /// When the writer's events about this recording happen: its last written frame's camera time and
+        /// UTC, stamped at capture (so a dock clock correction made since is in them), or its start if no
+        /// frame was written.
+        var eventTime: (mono: Nanos, utc: Int64) {
+            firstSequence == nil ? (info.startMono, info.startUTC) : (lastMono, lastUTC)
+        }
     }
 
-    /// - Parameter utc: maps camera time to UTC, for events about finished files.
     /// - Parameter evidence: signs a manifest for every finished recording and records it in the audit
     ///   trail (nil: segments only).
-    public init(settings: RecorderSettings, events: EventSink, evidence: Evidence? = nil,
-                utc: @escaping @Sendable (Nanos) -> Int64) {
+    public init(settings: RecorderSettings, events: EventSink, evidence: Evidence? = nil) {
         self.settings = settings
         self.events = events
         self.evidence = evidence
-        self.utc = utc
         ring = FrameRing(arenaBytes: settings.arenaBytes, frameCapacity: settings.frameCapacity,
                          maxAge: settings.preRecord)
         segment = AVISegmentWriter(width: settings.width, height: settings.height, fps: settings.fps,
@@ -163,8 +172,11 @@ public final class Recorder: @unchecked Sendable {
         reserve = SpaceReserve(path: settings.directory + "/.space-reserve",
                                bytes: AVILayout.headerBytes + 8 + settings.segmentFrameCapacity * AVILayout.indexEntryBytes + 65_536)
         reserve.claim()
+        hashBuffer.initializeMemory(as: UInt8.self, repeating: 0) // resident from the start
         thread = OSThread { [unowned self] in self.writerLoop() }
     }
+
+    deinit { hashBuffer.deallocate() }
 
     // MARK: - Capture side
 
@@ -203,14 +215,17 @@ public final class Recorder: @unchecked Sendable {
 
     public func cancelReservation() { lock.withLock { ring.cancelReservation() } }
 
-    /// Starts a recording that begins with the pre-record frames captured at or after `since`.
-    /// Returns nil (and starts nothing) when too many recordings are still being written.
-    public func startRecording(owner: UInt32, id: String, trigger: String, since: Nanos, now: Nanos) -> (frames: Int, firstMono: Nanos?)? {
+    /// Starts a recording that begins with the pre-record frames captured at or after `since`; `now` and
+    /// `utcNow` are the capture side's clocks. Returns nil (and starts nothing) when too many recordings
+    /// are still being written.
+    public func startRecording(owner: UInt32, id: String, trigger: String, since: Nanos, now: Nanos,
+                               utcNow: Int64) -> (frames: Int, firstMono: Nanos?)? {
         lock.withLock {
             guard recordings.count < Recorder.maxQueuedRecordings else { return nil }
             let taken = ring.startRecording(owner: owner, since: since)
             let prerecord = taken.firstMono.map { Double((now - $0) / Nanos.perMillisecond) / 1000 } ?? 0
-            recordings.append(RecordingInfo(owner: owner, id: id, trigger: trigger, prerecordSeconds: prerecord))
+            recordings.append(RecordingInfo(owner: owner, id: id, trigger: trigger, prerecordSeconds: prerecord,
+                                            startMono: now, startUTC: utcNow))
             counters.recordedBytes += Int64(AVILayout.headerBytes + 8) + taken.bytes
             lock.broadcast()
             return (taken.frames, taken.firstMono)
@@ -340,7 +355,7 @@ public final class Recorder: @unchecked Sendable {
             }
             // A recording stopped before the writer saw any of its frames has nothing to write.
             if active == nil, let i = recordings.firstIndex(where: { $0.stopIndex != nil && ring.writeCursor >= $0.stopIndex! }) {
-                let nothing = ActiveRecording(info: recordings[i])
+                let nothing = ActiveRecording(info: recordings[i], startUTC: recordings[i].startUTC)
                 lock.unlock()
                 writeManifest(nothing)
                 emitRecordingFinalized(nothing)
@@ -403,7 +418,7 @@ public final class Recorder: @unchecked Sendable {
                 counters.framesLostOnWriteError += 1
                 failure = error.isOutOfSpace ? .outOfSpace : .ioError
             }
-            events.emit(Event("error", mono: frame.mono, utc: utc(frame.mono), [
+            events.emit(Event("error", mono: frame.mono, utc: frame.utc, [
                 ("source", .string("writer")), ("recording", .string(a.info.id)),
                 ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(error.description)),
             ]))
@@ -416,14 +431,14 @@ public final class Recorder: @unchecked Sendable {
         a.bytes += bytes
         lock.withLock { counters.segmentsWritten += 1 }
         // The header is only final now, so the file's SHA-256 (what sha256sum prints) is taken here, from
-        // the page cache the writes just filled (mapped, not copied).
-        let digest = FileBytes.sha256(path) ?? ""
+        // the page cache the writes just filled.
+        let digest = FileBytes.sha256(path, buffer: hashBuffer) ?? ""
         let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
         a.segments.append(SegmentRecord(index: a.segmentNumber, file: name, frames: frames, bytes: bytes,
                                         firstSeq: a.segmentFirstSequence, lastSeq: a.lastSequence,
                                         firstUTC: a.segmentFirstUTC, lastUTC: a.lastUTC, sha256: digest))
         let duration = Double(frames) / Double(settings.fps)
-        events.emit(Event("segment", mono: a.lastMono, utc: utc(a.lastMono), [
+        events.emit(Event("segment", mono: a.eventTime.mono, utc: a.eventTime.utc, [
             ("recording", .string(a.info.id)), ("index", .int(Int64(a.segmentNumber))), ("path", .string(path)),
             ("frames", .int(Int64(frames))), ("bytes", .int(Int64(bytes))),
             ("first_seq", .int(Int64(a.segmentFirstSequence))), ("last_seq", .int(Int64(a.lastSequence))),
@@ -437,7 +452,7 @@ public final class Recorder: @unchecked Sendable {
         if segment.isOpen && !a.failed {
             do { try closeSegment(&a) } catch {
                 a.failed = true
-                events.emit(Event("error", mono: a.lastMono, utc: utc(a.lastMono), [
+                events.emit(Event("error", mono: a.eventTime.mono, utc: a.eventTime.utc, [
                     ("source", .string("writer")), ("recording", .string(a.info.id)),
                     ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(error.description)),
                 ]))
@@ -466,17 +481,17 @@ public final class Recorder: @unchecked Sendable {
             droppedFrames: a.info.droppedFrames, lostFrames: a.lostFrames, complete: !a.failed, recovered: false)
         do {
             let digest = try manifest.write(to: settings.directory, identity: evidence.identity)
-            evidence.audit.append("recording-finalized", mono: a.lastMono, utc: utc(a.lastMono), [
+            evidence.audit.append("recording-finalized", mono: a.eventTime.mono, utc: a.eventTime.utc, [
                 ("recording", .string(a.info.id)), ("segments", .int(Int64(a.segments.count))),
                 ("frames", .int(Int64(manifest.frames))), ("complete", .bool(manifest.complete)),
                 ("manifest_sha256", .string(digest)),
             ])
-            events.emit(Event("manifest", mono: a.lastMono, utc: utc(a.lastMono), [
+            events.emit(Event("manifest", mono: a.eventTime.mono, utc: a.eventTime.utc, [
                 ("recording", .string(a.info.id)), ("path", .string(settings.directory + "/" + RecordingManifest.jsonName(a.info.id))),
                 ("sha256", .string(digest)),
             ]))
         } catch {
-            events.emit(Event("error", mono: a.lastMono, utc: utc(a.lastMono), [
+            events.emit(Event("error", mono: a.eventTime.mono, utc: a.eventTime.utc, [
                 ("source", .string("writer")), ("recording", .string(a.info.id)),
                 ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string("manifest: \(error)")),
             ]))
@@ -484,7 +499,7 @@ public final class Recorder: @unchecked Sendable {
     }
 
     private func emitRecordingFinalized(_ a: ActiveRecording) {
-        events.emit(Event("recording", mono: a.lastMono, utc: utc(a.lastMono), [
+        events.emit(Event("recording", mono: a.eventTime.mono, utc: a.eventTime.utc, [
             ("action", .string("finalized")), ("id", .string(a.info.id)), ("trigger", .string(a.info.trigger)),
             ("frames", .int(Int64(a.frames))), ("segments", .int(Int64(a.segmentNumber))),
             ("bytes", .int(Int64(a.bytes))),
