@@ -423,3 +423,20 @@ hal_status hal_jpeg_encode(hal_jpeg_encoder *enc, const uint8_t *source, size_t 
     *out_length = output_capacity - enc->dest.free_in_buffer;
     return HAL_OK;
 }
+
+size_t hal_jpeg_find_marker(const uint8_t *data, size_t length, uint8_t marker) {
+    size_t i = 0;
+#ifdef __SSE2__
+    // 16 positions at a time: compare the block and the block one byte on, and both must match.
+    const __m128i ff = _mm_set1_epi8((char)0xFF), want = _mm_set1_epi8((char)marker);
+    for (; i + 17 <= length; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(data + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(data + i + 1));
+        int hits = _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, ff), _mm_cmpeq_epi8(b, want)));
+        if (hits) return i + (size_t)__builtin_ctz((unsigned)hits);
+    }
+#endif
+    for (; i + 1 < length; i++)
+        if (data[i] == 0xFF && data[i + 1] == marker) return i;
+    return length;
+}

@@ -17,6 +17,7 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True, text=True, **kw)
 
 def timed(cmd, stdin=None, env=None):
+    os.sync()  # the previous run's dirty pages are flushed now, not during this one's timing
     t = time.monotonic()
     r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)
     if r.returncode != 0:

@@ -56,6 +56,11 @@ hal_status hal_jpeg_encode(hal_jpeg_encoder *encoder,
 /// The source buffer size one frame needs for this geometry.
 size_t hal_jpeg_source_size(uint32_t height, uint32_t stride, hal_pixfmt format);
 
+/// The offset of the first byte pair 0xFF `marker` in data[0, length), or `length` if there is none. A
+/// vector scan: entropy-coded data holds a stuffed 0xFF about every 256 bytes, which makes a memchr loop
+/// stop hundreds of times a frame.
+size_t hal_jpeg_find_marker(const uint8_t *data, size_t length, uint8_t marker);
+
 /// How many times libjpeg's per-image memory did not fit the preallocated arena and fell back to malloc.
 /// Zero in a healthy steady state; a test watches it.
 uint64_t hal_jpeg_encoder_heap_fallbacks(const hal_jpeg_encoder *encoder);

@@ -1,3 +1,4 @@
+import CHAL
 import Testing
 @testable import BodycamCore
 
@@ -29,6 +30,34 @@ struct JPEGMarkerTests {
         #expect(!Array(jpeg.dropLast(10)).withUnsafeBytes { JPEGMarkers.isComplete($0) })
         #expect(!Array(jpeg.dropFirst(2)).withUnsafeBytes { JPEGMarkers.isComplete($0) })
         #expect(![UInt8](repeating: 0xFF, count: 10).withUnsafeBytes { JPEGMarkers.isComplete($0) })
+    }
+
+    /// The vector marker scan against the obvious byte loop: every length up to a few vector blocks, a
+    /// marker at every position (block edges included), dense 0xFF stuffing, and random data.
+    @Test func markerScanFindsTheFirstPairLikeAByteLoop() {
+        func naive(_ b: [UInt8], _ m: UInt8) -> Int {
+            var i = 0
+            while i + 1 < b.count { if b[i] == 0xFF && b[i + 1] == m { return i }; i += 1 }
+            return b.count
+        }
+        func scan(_ b: [UInt8], _ m: UInt8) -> Int { b.withUnsafeBufferPointer { hal_jpeg_find_marker($0.baseAddress, $0.count, m) } }
+        var rng = SplitMix64(seed: 7)
+        for length in 0...70 {
+            // Stuffed entropy data (0xFF 0x00) and a 0xFF as the very last byte: no marker.
+            var stuffed = (0..<length).map { $0 % 2 == 0 ? UInt8(0xFF) : 0x00 }
+            if length > 0 { stuffed[length - 1] = 0xFF }
+            #expect(scan(stuffed, 0xD9) == length)
+            for at in 0..<max(0, length - 1) {
+                var b = stuffed
+                b[at] = 0xFF
+                b[at + 1] = 0xD9
+                #expect(scan(b, 0xD9) == naive(b, 0xD9), "length \(length), marker at \(at)")
+            }
+        }
+        for _ in 0..<2000 {
+            let b = (0..<Int(rng.next() % 300)).map { _ in rng.next() % 4 == 0 ? UInt8(0xFF) : UInt8(0xD0 + rng.next() % 16) }
+            #expect(scan(b, 0xD9) == naive(b, 0xD9) && scan(b, 0xD8) == naive(b, 0xD8))
+        }
     }
 
     @Test func commentDoesNotFitIsNil() throws {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CHAL
 
 /// Replays a file through the normal frame path, paced by the camera clock (as fast as possible on the
 /// virtual clock): raw YUYV or I420 frames of a given size back to back, or MJPEG (concatenated JPEGs).
@@ -69,23 +70,18 @@ public final class FileSource: FrameSource {
             return offset + n <= size ? offset..<(offset + n) : nil
         }
         if let end = frameEnd { return offset..<end }
-        // A JPEG runs from SOI to its EOI. Markers start with 0xFF: memchr finds those quickly.
-        guard let soi = findMarker(0xD8, from: offset) else { return nil }
+        // A JPEG runs from SOI to its EOI.
+        guard let soi = findMarker(JPEGMarkers.soi, from: offset) else { return nil }
         offset = soi
-        guard let eoi = findMarker(0xD9, from: soi + 2) else { return nil }
+        guard let eoi = findMarker(JPEGMarkers.eoi, from: soi + 2) else { return nil }
         frameEnd = eoi + 2
         return offset..<(eoi + 2)
     }
 
     /// The offset of the next 0xFF `marker` pair at or after `from`.
     private func findMarker(_ marker: UInt8, from: Int) -> Int? {
-        var i = from
-        while i + 1 < size {
-            guard let hit = memchr(base + i, 0xFF, size - i - 1) else { return nil }
-            let at = UnsafeRawPointer(hit) - base
-            if base.load(fromByteOffset: at + 1, as: UInt8.self) == marker { return at }
-            i = at + 1
-        }
-        return nil
+        guard from < size else { return nil }
+        let at = from + hal_jpeg_find_marker(base.assumingMemoryBound(to: UInt8.self) + from, size - from, marker)
+        return at < size ? at : nil
     }
 }
