@@ -232,7 +232,8 @@ header = [
     f"- bodycam: {os.path.basename(bodycam)} (release build); {version(['swift', '--version'])}",
     f"- peers: {version(['gst-launch-1.0', '--version'])}; {version(['ffmpeg', '-version'])}; libjpeg-turbo {turbo}",
     f"- input: generated noisy footage (ffmpeg testsrc2 + temporal noise), {runs} runs each: median (min-max)",
-    "- ratio: bodycam's figure over the peer's (higher is better for bodycam); for time and memory rows, none", "",
+    "- ratio: bodycam's figure over the peer's (higher is better for bodycam); for time and memory rows, the target",
+    "- plot of the throughput rows: [throughput.svg](throughput.svg)", "",
     "| measurement | system | figure | unit | bodycam vs peer | note |", "|---|---|---|---|---|---|",
 ]
 table = [f"| {s} | {n} | {f} | {u} | {r} | {note} |" for s, n, f, u, r, note in rows]
@@ -255,4 +256,6 @@ print(text)
 os.makedirs(os.path.join(here), exist_ok=True)
 with open(os.path.join(here, "results.md"), "w") as f:
     f.write(text)
+subprocess.run([sys.executable, os.path.join(here, "plot.py"), os.path.join(here, "results.md"), os.path.join(here, "throughput.svg")],
+               check=True)
 shutil.rmtree(work, ignore_errors=True)
