@@ -126,8 +126,10 @@ struct FramePathEndToEndTests {
         let gen = try TestSupport.run(TestSupport.tool("ffmpeg"), ["-v", "error", "-y", "-f", "lavfi", "-i",
                                                                     "testsrc2=size=320x240:rate=30,noise=alls=14:allf=t", "-frames:v", "45"] + encode + [input])
         #expect(gen.status == 0, "\(gen.stderr)")
+        // The longest segments allowed (as `make bench` uses): their storage estimate once overflowed.
         let out = try TestSupport.bodycam(["run", "--source", input, "--source-format", format, "--size", "320x240",
-                                           "--boot-time", "0s", "--prerecord", "0s", "--storage", dir + "/s", "--records", dir + "/r"],
+                                           "--boot-time", "0s", "--prerecord", "0s", "--segment-duration", "4h",
+                                           "--storage", dir + "/s", "--records", dir + "/r"],
                                           stdin: "trigger holster\nwait 1h\n")
         #expect(out.status == 0, "\(out.stderr)")
         let segments = TestSupport.segments(in: dir + "/s")

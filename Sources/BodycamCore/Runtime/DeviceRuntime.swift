@@ -54,7 +54,8 @@ public final class DeviceRuntime {
         }
         var c = config
         let s = camera.settings
-        let segmentEstimate = Int64(s.estimatedFrameBytes) * Int64(s.fps) * s.segmentDuration / Nanos.perSecond
+        // In floating point: bytes per second times nanoseconds overflows Int64 for segments over ~15 minutes.
+        let segmentEstimate = Int64(Double(s.estimatedFrameBytes) * Double(s.fps) * Double(s.segmentDuration) / Double(Nanos.perSecond))
         c.storageNeededToRecord = min(Int64(s.segmentBytes), segmentEstimate)
         machine = DeviceMachine(config: c, batteryPercent: batteryPercent)
         self.statsEvery = statsEvery
