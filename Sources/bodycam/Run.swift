@@ -97,6 +97,11 @@ struct Run: ParsableCommand {
     func run() throws {
         let requested = try settings()
         guard (0...100).contains(battery) else { throw ValidationError("--battery \(battery): must be 0 to 100") }
+        let negative = dockClockOffset.hasPrefix("-")
+        guard let offset = DurationText.parse(String(dockClockOffset.drop { $0 == "-" || $0 == "+" })) else {
+            throw ValidationError("--dock-clock-offset '\(dockClockOffset)': a duration like 2.5s or -1s")
+        }
+        guard (1...10_000_000_000).contains(offloadRate) else { throw ValidationError("--offload-rate must be 1 to 10000000000 (10 GB/s)") }
         let deviceConfig = try device.config()
         let inputFD: Int32
         if let script {
@@ -179,11 +184,6 @@ struct Run: ParsableCommand {
         if person {
             diagnostic("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
         }
-        let negative = dockClockOffset.hasPrefix("-")
-        guard let offset = DurationText.parse(String(dockClockOffset.drop { $0 == "-" || $0 == "+" })) else {
-            throw ValidationError("--dock-clock-offset '\(dockClockOffset)': a duration like 2.5s or -1s")
-        }
-        guard offloadRate > 0 else { throw ValidationError("--offload-rate must be positive") }
         let dock = DeviceRuntime.Dock(target: RecordsFolder(root: records ?? Self.defaultRecords()), bytesPerSecond: offloadRate,
                                       clockOffset: negative ? -offset : offset)
         let runtime = DeviceRuntime(camera: camera, config: deviceConfig, batteryPercent: battery,

@@ -51,8 +51,9 @@ public struct CameraSettings: Sendable {
         Int((preRecord + CameraSettings.writerHeadroom) * Nanos(fps) / Nanos.perSecond) + 64
     }
 
-    /// Problems a user must fix, in words; empty when the settings are usable.
-    public func problems() -> [String] {
+    /// Problems a user must fix, in words; empty when the settings are usable on a machine with
+    /// `physicalMemory` bytes.
+    public func problems(physicalMemory: Int = ArenaMemory.physicalMemory) -> [String] {
         var p: [String] = []
         if width < 16 || height < 16 || width > 8192 || height > 8192 || width % 2 != 0 || height % 2 != 0 {
             p.append("size \(width)x\(height): width and height must be even, 16 to 8192")
@@ -68,6 +69,12 @@ public struct CameraSettings: Sendable {
         }
         if let a = arenaBytes, a < geometry.maxEncodedFrameBytes {
             p.append("pre-record bytes \(a): must hold at least one frame (\(geometry.maxEncodedFrameBytes) bytes)")
+        }
+        // The arena is touched at start-up: more than half the machine's memory would starve everything else.
+        let arena = arenaBytes ?? derivedArenaBytes
+        if p.isEmpty, arena > physicalMemory / 2 {
+            p.append("the pre-record buffer would take \(arena >> 20) MiB, more than half of this machine's memory "
+                     + "(\(physicalMemory >> 20) MiB): lower --prerecord, --fps or --size, or set --prerecord-bytes")
         }
         if !FrameStamp.isValidDeviceID(deviceID) { p.append("device id '\(deviceID)': 1-32 of A-Z a-z 0-9 - _") }
         if !(0...64).contains(noise) { p.append("noise \(noise): must be 0 to 64") }
