@@ -67,7 +67,7 @@ struct RecorderTests {
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let r = Recorder(settings: Self.settings(dir, backPressure: .wait), events: CollectingSink())
             _ = try #require(r.startRecording(owner: 1, id: "T-1-000001", trigger: "test", since: 0, now: 0, utcNow: 0))
-            r.drain()
+            r.settle()
             r.setWriterStalled(true)
             for seq in 0..<100 { _ = Self.store(r, jpeg, seq: UInt64(seq)) }
             dropCounts.insert(r.snapshot.counters.ring.droppedFull)

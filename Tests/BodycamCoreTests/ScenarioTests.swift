@@ -46,6 +46,25 @@ struct ScenarioTests {
 
     static func seconds(_ e: [String: Any]) -> Double { e["t"] as? Double ?? -1 }
 
+    /// Virtual clock: the same script prints the same events in the same order and writes the same audit
+    /// trail, writer events (segments, manifests, finalized recordings) and stats included.
+    @Test func theSameScriptGivesTheSameEventsAndAuditTrailEveryRun() throws {
+        var outputs: Set<String> = [], trails: Set<String> = []
+        for _ in 0..<4 {
+            let r = try Self.run("stealth-and-faults", ["--segment-duration", "3s", "--stats-every", "5s", "--storage-capacity", "1000000000"])
+            defer { try? FileManager.default.removeItem(atPath: r.storage) }
+            // Only where the files are, and the process's resident size, may differ.
+            outputs.insert(r.out.stdout.replacingOccurrences(of: r.storage, with: "STORAGE")
+                .replacing(/"rss_bytes":\d+/, with: ""))
+            // The trail's hashes depend on the device key, new each run: compare its entries.
+            let audit = try String(contentsOfFile: r.storage + "/state/audit.jsonl", encoding: .utf8)
+            trails.insert(audit.split(separator: "\n").map { $0.replacing(/"(prev|public_key|signature)":"[^"]+"/, with: "") }
+                .joined(separator: "\n"))
+        }
+        #expect(outputs.count == 1 && trails.count == 1)
+        #expect(outputs.first!.contains("\"event\":\"segment\"") && outputs.first!.contains("\"finalized\""))
+    }
+
     @Test func prerecordAndStop() throws {
         let r = try Self.run("prerecord-and-stop")
         defer { try? FileManager.default.removeItem(atPath: r.storage) }

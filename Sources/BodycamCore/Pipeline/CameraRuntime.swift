@@ -10,6 +10,7 @@ public final class CameraRuntime {
     public let events: EventSink
     public let path: FramePath
     public let recorder: Recorder
+    private let writerEvents: DeferredSink?
     private var ids: RecordingIDs
     private var recordingNumber: UInt32 = 0
     public private(set) var recordingID: String?
@@ -77,8 +78,10 @@ public final class CameraRuntime {
             }
             frameSource = s
         }
+        // Virtual clock: the writer's events wait for the capture side's next event (see `settleWriter`).
+        writerEvents = clock.isVirtual ? DeferredSink(target: events) : nil
         recorder = Recorder(settings: settings.recorderSettings(backPressure: clock.isVirtual ? .wait : .drop),
-                            events: events, evidence: Evidence(identity: identity, audit: audit))
+                            events: writerEvents ?? events, evidence: Evidence(identity: identity, audit: audit))
         guard let p = FramePath(source: frameSource, recorder: recorder, deviceID: settings.deviceID,
                                 quality: settings.quality, utc: utc) else {
             recorder.finish()
@@ -111,8 +114,18 @@ public final class CameraRuntime {
         (path.source as? SyntheticSource)?.utc.utcAtZero += offset
     }
 
+    /// Virtual clock: before the capture side says or records anything, the writer finishes what it has
+    /// been given and its events are printed first. Stdout, the stats and the audit trail then come out
+    /// the same on every run (a live camera never waits for the disk, so there the writer prints at once).
+    private func settleWriter() {
+        guard let writerEvents else { return }
+        recorder.settle()
+        writerEvents.flush()
+    }
+
     /// Appends to the audit trail at the current time.
     public func record(_ event: String, _ fields: [(String, JSON)] = []) {
+        settleWriter()
         if let e = audit.append(event, mono: now, utc: utcNow, fields) {
             emit("error", [("source", .string("audit")), ("message", .string(e.description))])
         }
@@ -122,6 +135,7 @@ public final class CameraRuntime {
     public var utcNow: Int64 { path.utc.utc(clock.now) }
 
     public func emit(_ type: String, _ fields: [(String, JSON)] = []) {
+        settleWriter()
         events.emit(Event(type, mono: clock.now, utc: utcNow, fields))
     }
 
@@ -190,6 +204,7 @@ public final class CameraRuntime {
     }
 
     public func statsEvent() {
+        settleWriter() // the writer's counters as of now, not as far as it happens to have got
         let snap = recorder.snapshot
         let c = path.counters, r = snap.counters.ring
         let heldSeconds = snap.oldestMono.map { Double(clock.now - $0) / 1e9 } ?? 0

@@ -267,11 +267,15 @@ public final class Recorder: @unchecked Sendable {
         if !full { reserve.claim() }
     }
 
-    /// Waits until the writer has written every pending frame (virtual clock only: a live camera never
-    /// waits for the disk). Used before injecting storage faults, so their effect is the same every run.
-    public func drain() {
+    /// Waits until the writer has done everything it has been given: every pending frame written and every
+    /// stopped recording finalized (virtual clock only: a live camera never waits for the disk). The
+    /// runtime settles the writer before it says or injects anything, so the writer's events, audit
+    /// entries and faults land at the same point of every run.
+    public func settle() {
         lock.withLock {
-            while !writerStalled && (ring.nextPending() != nil || writerBusy) { lock.wait() }
+            while !writerStalled && (ring.nextPending() != nil || writerBusy || recordings.contains { $0.stopIndex != nil }) {
+                lock.wait()
+            }
         }
     }
 

@@ -159,7 +159,6 @@ public final class DeviceRuntime {
         camera.record("fault-injected", [("fault", .string("\(fault)"))])
         switch fault {
         case .diskFull:
-            if camera.clock.isVirtual { recorder.drain() } // same effect on every run
             recorder.setOutOfSpace(true)
             diskFull = true
             apply(.storage(freeBytes: 0))
@@ -171,7 +170,6 @@ public final class DeviceRuntime {
             apply(.storage(freeBytes: storageFree))
             camera.emit("storage", [("free_bytes", .int(storageFree)), ("capacity_bytes", .int(storageCapacity))])
         case .diskStall:
-            if camera.clock.isVirtual { recorder.drain() }
             recorder.setWriterStalled(true)
         case .diskResume:
             recorder.setWriterStalled(false)
