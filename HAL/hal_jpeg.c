@@ -411,9 +411,9 @@ hal_status hal_jpeg_encode(hal_jpeg_encoder *enc, const uint8_t *source, size_t 
     if (comment && comment_length > 0)
         jpeg_write_marker(&enc->cinfo, JPEG_COM, comment, (unsigned int)comment_length);
     for (uint32_t y0 = 0; y0 < enc->height; y0 += enc->mcu_rows) {
-        if (enc->format == HAL_PIX_YUYV) {
+        if (enc->format == HAL_PIX_YUYV)
             stage_yuyv(enc, source, y0);
-        } else if (enc->format == HAL_PIX_NV12)
+        else if (enc->format == HAL_PIX_NV12)
             stage_nv12(enc, source, y0, rows);
         else
             stage_i420(enc, source, y0, rows);

@@ -269,6 +269,23 @@ struct DeviceMachineTests {
         #expect(charge >= 3 && charge <= 4, "charged in \(charge) h")
     }
 
+    /// Every whole percent over the whole range of capacities the options allow, without overflow: the
+    /// gauge reads what the charge says, rounded up, and the next change comes when predicted.
+    @Test(arguments: [100, 3000, 100_000] as [Int64])
+    func theGaugeReadsEveryPercentAtAnyAllowedCapacity(capacity: Int64) {
+        var c = Battery.Config()
+        c.capacityMilliampHours = capacity
+        for percent in 0...100 {
+            var b = Battery(config: c, percent: percent)
+            #expect(b.percent == percent)
+            guard percent > 0, let next = b.timeToNextPercent(.recording) else { continue }
+            b.run(.recording, for: next - 1)
+            #expect(b.percent == percent)
+            b.run(.recording, for: 1)
+            #expect(b.percent == percent - 1)
+        }
+    }
+
     @Test func recordingIsRefusedWithoutStorageAndStopsWhenStorageRunsOut() {
         var c = DeviceConfig()
         c.storageNeededToRecord = 1000

@@ -44,7 +44,12 @@ public struct Battery: Equatable, Sendable {
     }
 
     /// Whole percent, rounded up like a phone's gauge: 100 while full-ish, 0 only when empty.
-    public var percent: Int { Int((charge * 100 + capacity - 1) / capacity) }
+    /// (In steps of a hundredth of the capacity, which divides exactly: charge × 100 would overflow at
+    /// the largest capacities.)
+    public var percent: Int {
+        let step = capacity / 100
+        return Int((charge + step - 1) / step)
+    }
 
     public mutating func set(percent: Int) {
         charge = capacity / 100 * Int64(min(max(percent, 0), 100))
