@@ -156,6 +156,7 @@ public final class DeviceRuntime {
     /// Injects a fault (`fault KIND` in scripts).
     public func inject(_ fault: Fault) -> String? {
         let recorder = camera.recorder
+        // Recording it settles the writer first (virtual clock), so the fault lands at the same frame every run.
         camera.record("fault-injected", [("fault", .string("\(fault)"))])
         switch fault {
         case .diskFull:
