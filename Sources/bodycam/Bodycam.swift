@@ -13,7 +13,7 @@ struct Bodycam: ParsableCommand {
         Events go to stdout as JSON Lines; diagnostics go to stderr.
         With no camera given, `run` uses deterministic synthetic frames on a virtual clock.
         """,
-        subcommands: [Run.self, Inspect.self, Verify.self, Recover.self, Devices.self, BenchPath.self],
+        subcommands: [Run.self, Inspect.self, Verify.self, Key.self, Recover.self, Devices.self, BenchPath.self],
         defaultSubcommand: Run.self
     )
 }

@@ -4,45 +4,83 @@ import Glibc
 #endif
 
 /// The device's append-only audit trail (JSON Lines). Every entry carries the SHA-256 of the entry before
-/// it (`prev`), so editing, removing or reordering any entry breaks the chain; checkpoints sign the
-/// chain head with the device key, so the chain cannot be rebuilt by someone without the key.
+/// it (`prev`), so editing, removing or reordering any entry breaks the chain; checkpoints sign the chain
+/// head with the device key, and after each one the signed head (`AuditHead`: entry count, byte count,
+/// hash of the last line) is written beside the trail, so cutting the trail short is detected too.
 ///
-///     {"seq":12,"utc":"...","t":40.2,"event":"recording-started","recording":"BWV-0001-000001",...,"prev":"9f2c..."}
+///     {"seq":12,"utc":"...","t":40.2,"event":"recording-started","id":"BWV-0001-000001",...,"prev":"9f2c..."}
 ///     {"seq":13,"utc":"...","t":55.0,"event":"checkpoint","entries":13,"prev":"41ab...","signature":"..."}
+///
+/// An entry's `utc` is when it was logged and never goes backwards, except at a clock correction
+/// (`clock-sync`, `clock`): the checker relies on that.
 public final class AuditLog: @unchecked Sendable {
     public static let fileName = "audit.jsonl"
     public static let genesis = String(repeating: "0", count: 64)
     public static let checkpointEvery = 100
 
     public let path: String
+    public var headPath: String { Self.headPath(forTrail: path) }
     private let identity: DeviceIdentity
     private let lock = ConditionLock()
     private var file: PosixFile
     private var seq = 0
+    private var bytes = 0
     private var lastHash = AuditLog.genesis
     private var sinceCheckpoint = 0
+    private var lastUTCWritten: Int64 = .min
 
-    /// Opens (or starts) the log. A last line cut short by a crash is removed; `repairedBytes` says so.
-    public init(path: String, identity: DeviceIdentity) throws(IOError) {
+    public static func headPath(forTrail path: String) -> String {
+        (path.lastIndex(of: "/").map { String(path[...$0]) } ?? "") + AuditHead.fileName
+    }
+
+    /// The trail on disk does not check out against the device's own key: the camera quarantines it.
+    public struct Damaged: Error, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    /// Opens (or starts) the log. A last line cut short by a crash is removed (`repairedBytes` says so);
+    /// anything else wrong (a broken chain or signature, a head that does not match) throws `Damaged`.
+    public init(path: String, identity: DeviceIdentity) throws {
         self.path = path
         self.identity = identity
         var repaired = 0
-        if let bytes = FileBytes.read(path) {
-            var end = bytes.count
-            while end > 0 && bytes[end - 1] != 10 { end -= 1 } // drop a partial last line
-            repaired = bytes.count - end
-            if repaired > 0 { truncate(path, off_t(end)) }
-            for line in bytes[0..<end].split(separator: 10) {
-                seq += 1
-                lastUTC = JSONText.stringField("utc", in: String(decoding: line, as: UTF8.self)).flatMap(UTC.parse)
-                lastHash = Hex.encode(SHA256.hash(data: Array(line)))
-                sinceCheckpoint = String(decoding: line, as: UTF8.self).contains("\"event\":\"checkpoint\"") ? 0 : sinceCheckpoint + 1
-            }
+        var trail = AuditTrail()
+        var existing: [UInt8] = []
+        do { existing = try FileBytes.contents(path, limit: AuditTrail.maxFileBytes) } catch {
+            if case .missing = error {} else { throw Damaged(reason: "\(error)") }
         }
-        let fd = retrying { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640) }
+        var end = existing.count
+        while end > 0 && existing[end - 1] != 10 { end -= 1 } // drop a partial last line
+        repaired = existing.count - end
+        if repaired > 0 {
+            existing.removeLast(repaired)
+            guard truncate(path, off_t(end)) == 0 else { throw IOError(operation: "truncate", path: path, errno: errno) }
+        }
+        do throws(EvidenceError) {
+            trail = try AuditTrail.parse(existing)
+            try trail.checkCheckpoints(key: identity.publicKey)
+            if let head = try? FileBytes.contents(Self.headPath(forTrail: path), limit: 4096) {
+                try trail.check(head: try AuditHead.parse(head), key: identity.publicKey, deviceID: identity.deviceID)
+            } else if trail.checkpoints > 0 {
+                throw EvidenceError("the signed audit head (\(AuditHead.fileName)) is missing")
+            }
+        } catch {
+            throw Damaged(reason: error.message)
+        }
+        let fd = retrying { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o640) }
         guard fd >= 0 else { throw IOError(operation: "open", path: path, errno: errno) }
         file = PosixFile(fd: fd, path: path)
         repairedBytes = repaired
+        seq = trail.lines.count
+        bytes = trail.byteCount
+        lastHash = trail.lastSHA256
+        lastUTC = trail.lines.last?.utc
+        lastUTCWritten = lastUTC ?? .min
+        sinceCheckpoint = trail.lines.count - (trail.lines.lastIndex { $0.entry.event == "checkpoint" }.map { $0 + 1 } ?? 0)
+        boots = trail.lines.last { $0.entry.event == "boot" }?.entry.boot ?? 0
+        facts = trail.facts()
+        highestRecordingNumber = trail.lines.compactMap { $0.entry.recordingID.flatMap(EvidenceNames.RecordingID.parse)?.number }.max() ?? 0
     }
 
     deinit { file.close() }
@@ -51,6 +89,12 @@ public final class AuditLog: @unchecked Sendable {
     public let repairedBytes: Int
     /// UTC of the last entry found when the log was opened.
     public private(set) var lastUTC: Int64?
+    /// The boot count of the last `boot` entry found when the log was opened.
+    public private(set) var boots = 0
+    /// What the trail said about each recording when it was opened (recovery uses it).
+    public private(set) var facts: [String: AuditTrail.RecordingFacts] = [:]
+    /// The highest recording counter the trail names (ids never repeat).
+    public private(set) var highestRecordingNumber = 0
 
     public var entries: Int { lock.withLock { seq } }
 
@@ -59,27 +103,39 @@ public final class AuditLog: @unchecked Sendable {
     public func append(_ event: String, mono: Nanos, utc: Int64, _ fields: [(String, JSON)] = []) -> IOError? {
         lock.withLock {
             let e = write(event, mono: mono, utc: utc, fields)
-            if e == nil && sinceCheckpoint >= AuditLog.checkpointEvery { return writeCheckpoint(mono: mono, utc: utc) }
+            if e == nil && sinceCheckpoint >= AuditLog.checkpointEvery { return writeCheckpoint(mono: mono, utc: utc).error }
             return e
         }
     }
 
-    /// Signs the chain head and makes the log durable (shutdown, dock, and every 100 entries).
+    /// Signs the chain head, makes the log durable and writes the signed head (shutdown, dock, boot,
+    /// every 100 entries). Returns the head, which covers the checkpoint entry itself.
     @discardableResult
-    public func checkpoint(mono: Nanos, utc: Int64) -> IOError? {
+    public func checkpoint(mono: Nanos, utc: Int64) -> (head: AuditHead?, error: IOError?) {
         lock.withLock { writeCheckpoint(mono: mono, utc: utc) }
     }
 
-    private func writeCheckpoint(mono: Nanos, utc: Int64) -> IOError? {
+    private func writeCheckpoint(mono: Nanos, utc: Int64) -> (head: AuditHead?, error: IOError?) {
         let signature = identity.sign(Array(lastHash.utf8))
-        if let e = write("checkpoint", mono: mono, utc: utc, [("entries", .int(Int64(seq + 1)))], signature: signature) { return e }
+        if let e = write("checkpoint", mono: mono, utc: utc, [("entries", .int(Int64(seq + 1)))], signature: signature.base64) {
+            return (nil, e)
+        }
         sinceCheckpoint = 0
-        do { try file.sync() } catch { return error }
-        return nil
+        do { try file.sync() } catch { return (nil, error) }
+        let at = lastUTCWritten
+        let head = AuditHead(deviceID: identity.deviceID, entries: seq, bytes: bytes, lastSHA256: lastHash, utc: at,
+                             signature: identity.sign(AuditHead.message(deviceID: identity.deviceID, entries: seq, bytes: bytes,
+                                                                        lastSHA256: lastHash, utc: at)))
+        do { try FileBytes.writeDurably(headPath, head.fileBytes) } catch { return (nil, error) }
+        return (head, nil)
     }
 
     private func write(_ event: String, mono: Nanos, utc: Int64, _ fields: [(String, JSON)], signature: String? = nil) -> IOError? {
-        var all: [(String, JSON)] = [("seq", .int(Int64(seq + 1))), ("utc", .string(UTC.iso(utc))),
+        // Logged time never goes backwards: an entry about an earlier frame (the writer's) is logged at the
+        // time of the entry before it. Only a clock correction may set the time back.
+        let corrects = event == "clock-sync" || event == "clock"
+        let at = corrects ? utc : max(utc, lastUTCWritten)
+        var all: [(String, JSON)] = [("seq", .int(Int64(seq + 1))), ("utc", .string(UTC.iso(at))),
                                      ("t", .double(Double(mono / Nanos.perMillisecond) / 1000)), ("event", .string(event))]
         all += fields
         all.append(("prev", .string(lastHash)))
@@ -91,7 +147,9 @@ public final class AuditLog: @unchecked Sendable {
         }
         if let failure { return failure }
         seq += 1
+        bytes += line.count + 1
         sinceCheckpoint += 1
+        lastUTCWritten = at
         lastHash = Hex.encode(SHA256.hash(data: line))
         return nil
     }

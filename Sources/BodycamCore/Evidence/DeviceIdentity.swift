@@ -1,196 +1,172 @@
 import Crypto
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 
 /// The camera's identity: its id and an Ed25519 signing key, created on first boot in the state folder
-/// (`device.key` readable by the owner only). Central records check the camera's signatures with the
-/// public key in `device.json`.
+/// (`device.key`, readable by the owner only; `device.json`, the public part). Nobody checks a signature
+/// against `device.json` itself: a checker trusts keys it was given (`TrustedKeys`), and central records
+/// pin the key a device first presented.
 public struct DeviceIdentity: @unchecked Sendable { // the key is immutable; signing has no shared state
     public let deviceID: String
     public let signingKey: Curve25519.Signing.PrivateKey
-    public var publicKeyHex: String { Hex.encode(signingKey.publicKey.rawRepresentation) }
+    public var publicKey: PublicKey { PublicKey(raw: Array(signingKey.publicKey.rawRepresentation)) }
+
+    public static let keyFileName = "device.key"
+    public static let infoFileName = "device.json"
 
     public enum Failure: Error, CustomStringConvertible {
-        case unreadable(String)
+        /// The key or device.json is damaged (unreadable, malformed, or not a pair).
+        case damaged(String)
         case mismatch(stored: String, requested: String)
+        case io(IOError)
         public var description: String {
             switch self {
-            case .unreadable(let s): return s
+            case .damaged(let s): return s
             case .mismatch(let stored, let requested):
                 return "this storage belongs to device \(stored), not \(requested) (use another --storage)"
+            case .io(let e): return "\(e)"
             }
         }
     }
 
-    /// Loads the identity from `stateDirectory`, or creates it there on first boot with `deviceID`.
-    /// `created` is set when a new identity was made.
-    public static func loadOrCreate(stateDirectory: String, deviceID: String, utcNow: Int64) throws -> (DeviceIdentity, created: Bool) {
-        let keyPath = stateDirectory + "/device.key", infoPath = stateDirectory + "/device.json"
-        if let keyHex = FileBytes.readText(keyPath) {
-            guard let raw = Hex.decode(keyHex.filter { !$0.isWhitespace }),
-                  let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw),
-                  let info = FileBytes.readText(infoPath), let stored = JSONText.stringField("device_id", in: info) else {
-                throw Failure.unreadable("\(stateDirectory): device identity is damaged")
-            }
-            guard stored == deviceID else { throw Failure.mismatch(stored: stored, requested: deviceID) }
-            return (DeviceIdentity(deviceID: stored, signingKey: key), false)
+    /// Loads the identity from `stateDirectory`. Nil if there is none yet (first boot).
+    public static func load(stateDirectory: String, deviceID: String) throws(Failure) -> DeviceIdentity? {
+        let keyPath = stateDirectory + "/" + keyFileName, infoPath = stateDirectory + "/" + infoFileName
+        let keyBytes: [UInt8]
+        do { keyBytes = try FileBytes.contents(keyPath, limit: 4096) } catch {
+            if case .missing = error, (try? FileBytes.contents(infoPath, limit: 1)) == nil { return nil }
+            throw .damaged("\(keyPath): \(error)")
         }
-        try PosixFile.makeDirectories(stateDirectory, mode: 0o700)
-        let key = Curve25519.Signing.PrivateKey()
-        let identity = DeviceIdentity(deviceID: deviceID, signingKey: key)
-        try FileBytes.writeDurably(keyPath, Array(Hex.encode(key.rawRepresentation).utf8), mode: 0o600)
-        let info = JSON.object([("device_id", .string(deviceID)), ("public_key", .string(identity.publicKeyHex)),
-                                ("algorithm", .string("Ed25519")), ("created_utc", .string(UTC.iso(utcNow)))]).serialized
-        try FileBytes.writeDurably(infoPath, Array((info + "\n").utf8), mode: 0o644)
-        return (identity, true)
+        // Exactly 64 lower-case hex digits, optionally one newline.
+        var keyText = Substring(String(decoding: keyBytes, as: UTF8.self))
+        if keyText.hasSuffix("\n") { keyText = keyText.dropLast() }
+        guard let raw = Hex.decode(keyText, bytes: 32),
+              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
+            throw .damaged("\(keyPath): not a 32-byte Ed25519 key in hex")
+        }
+        let info: DeviceInfo
+        do { info = try DeviceInfo.read(infoPath) } catch { throw .damaged("\(error)") }
+        let identity = DeviceIdentity(deviceID: info.deviceID, signingKey: key)
+        guard info.publicKey == identity.publicKey else { throw .damaged("\(infoPath): its public key is not the device key's") }
+        guard info.deviceID == deviceID else { throw .mismatch(stored: info.deviceID, requested: deviceID) }
+        return identity
     }
 
-    public func sign(_ bytes: [UInt8]) -> String {
-        // Ed25519 signing cannot fail with a valid key.
-        Base64.encode(Array(try! signingKey.signature(for: bytes)))
+    /// Makes a new identity for `deviceID` in `stateDirectory` (first boot, or after a damaged one was quarantined).
+    public static func create(stateDirectory: String, deviceID: String, utcNow: Int64) throws(Failure) -> DeviceIdentity {
+        let identity = DeviceIdentity(deviceID: deviceID, signingKey: Curve25519.Signing.PrivateKey())
+        do {
+            try PosixFile.makeDirectories(stateDirectory, mode: 0o700)
+            try FileBytes.writeDurably(stateDirectory + "/" + keyFileName,
+                                       Array((Hex.encode(identity.signingKey.rawRepresentation) + "\n").utf8), mode: 0o600)
+            let info = DeviceInfo(deviceID: deviceID, publicKey: identity.publicKey, createdUTC: utcNow)
+            try FileBytes.writeDurably(stateDirectory + "/" + infoFileName, info.bytes, mode: 0o644)
+        } catch {
+            throw .io(error)
+        }
+        return identity
     }
 
-    public static func verify(signature: String, of bytes: [UInt8], publicKeyHex: String) -> Bool {
-        guard let raw = Hex.decode(publicKeyHex), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw),
-              let sig = Base64.decode(signature) else { return false }
-        return key.isValidSignature(sig, for: bytes)
+    /// Loads the identity, or creates it on first boot. `created` is set when a new identity was made.
+    public static func loadOrCreate(stateDirectory: String, deviceID: String, utcNow: Int64) throws(Failure) -> (DeviceIdentity, created: Bool) {
+        if let existing = try load(stateDirectory: stateDirectory, deviceID: deviceID) { return (existing, false) }
+        return (try create(stateDirectory: stateDirectory, deviceID: deviceID, utcNow: utcNow), true)
+    }
+
+    /// Signs `bytes` (Ed25519; cannot fail with a valid key).
+    public func sign(_ bytes: [UInt8]) -> Signature {
+        Signature(raw: Array(try! signingKey.signature(for: bytes)))
     }
 }
 
-/// Lower-case hex.
-public enum Hex {
-    public static func encode<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
+/// An Ed25519 public key, and the fingerprint by which people name it.
+public struct PublicKey: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public let raw: [UInt8]
+    public init(raw: [UInt8]) { self.raw = raw }
+    /// From 64 lower-case hex digits (device.json, trusted-keys files).
+    public init?<S: StringProtocol>(hex: S) {
+        guard let raw = Hex.decode(hex, bytes: 32), (try? Curve25519.Signing.PublicKey(rawRepresentation: raw)) != nil else { return nil }
+        self.raw = raw
     }
-    public static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 48...57: return c - 48
-            case 97...102: return c - 87
-            case 65...70: return c - 55
-            default: return nil
-            }
-        }
-        var out = [UInt8]()
-        out.reserveCapacity(chars.count / 2)
-        var i = 0
-        while i < chars.count {
-            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        return out
+    public var hex: String { Hex.encode(raw) }
+    /// `SHA256:` and the first 16 hex digits of the key's SHA-256: what verify prints and people compare.
+    public var fingerprint: String { "SHA256:" + Hex.encode(SHA256.hash(data: raw)).prefix(16) }
+    public var description: String { fingerprint }
+
+    public func isValidSignature(_ signature: Signature, for bytes: [UInt8]) -> Bool {
+        guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else { return false }
+        return key.isValidSignature(signature.raw, for: bytes)
     }
 }
 
-/// Standard base64 (RFC 4648), for signatures.
-public enum Base64 {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        var i = 0
-        while i < bytes.count {
-            let n = min(3, bytes.count - i)
-            let b0 = bytes[i], b1 = n > 1 ? bytes[i + 1] : 0, b2 = n > 2 ? bytes[i + 2] : 0
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int((b0 & 3) << 4 | b1 >> 4)])
-            out.append(n > 1 ? alphabet[Int((b1 & 15) << 2 | b2 >> 6)] : 61)
-            out.append(n > 2 ? alphabet[Int(b2 & 63)] : 61)
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
+/// A 64-byte Ed25519 signature, written as canonical base64 (one line).
+public struct Signature: Equatable, Sendable {
+    public let raw: [UInt8]
+    public init(raw: [UInt8]) { self.raw = raw }
+    public var base64: String { Data(raw).base64EncodedString() }
+
+    /// Strict: canonical base64 of exactly 64 bytes (no whitespace, no other padding bits).
+    public init?<S: StringProtocol>(base64 text: S) {
+        let s = String(text)
+        guard let data = Data(base64Encoded: s), data.count == 64, data.base64EncodedString() == s else { return nil }
+        raw = Array(data)
     }
-    public static func decode(_ text: String) -> [UInt8]? {
-        var values = [UInt8]()
-        for c in text.utf8 {
-            if c == 61 { break }
-            guard let v = alphabet.firstIndex(of: c) else { return nil }
-            values.append(UInt8(v))
-        }
-        var out = [UInt8]()
-        var i = 0
-        while i + 1 < values.count {
-            out.append(values[i] << 2 | values[i + 1] >> 4)
-            if i + 2 < values.count { out.append((values[i + 1] & 15) << 4 | values[i + 2] >> 2) }
-            if i + 3 < values.count { out.append((values[i + 2] & 3) << 6 | values[i + 3]) }
-            i += 4
-        }
-        return out
+
+    /// A `.sig` file: the base64 line and one newline, nothing else.
+    public var fileBytes: [UInt8] { Array((base64 + "\n").utf8) }
+    public init?(fileBytes: [UInt8]) {
+        guard fileBytes.last == 10 else { return nil }
+        self.init(base64: String(decoding: fileBytes.dropLast(), as: UTF8.self))
     }
 }
 
-/// Small whole-file helpers for evidence files (manifests, keys, the audit log): not the frame path.
-public enum FileBytes {
-    public static func read(_ path: String) -> [UInt8]? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            data.append(contentsOf: chunk[0..<n])
-        }
-        return ferror(f) == 0 ? data : nil
+/// `device.json`: the device's id and public key, as the camera wrote it.
+public struct DeviceInfo: Equatable, Sendable {
+    public static let algorithm = "Ed25519"
+    public var deviceID: String
+    public var publicKey: PublicKey
+    public var createdUTC: Int64
+
+    public init(deviceID: String, publicKey: PublicKey, createdUTC: Int64) {
+        self.deviceID = deviceID
+        self.publicKey = publicKey
+        self.createdUTC = createdUTC
     }
 
-    public static func readText(_ path: String) -> String? { read(path).map { String(decoding: $0, as: UTF8.self) } }
-
-    /// Writes a new file completely and durably: temporary name, fsync, rename, fsync of the folder.
-    public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(IOError) {
-        let tmp = path + ".tmp"
-        unlink(tmp)
-        let f = try PosixFile.createNew(tmp, mode: mode)
-        var failure: IOError?
-        bytes.withUnsafeBytes { b in
-            do throws(IOError) { try f.write(b); try f.sync() } catch { failure = error }
-        }
-        if let failure {
-            f.close()
-            unlink(tmp)
-            throw failure
-        }
-        f.close()
-        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        try PosixFile.renameDurably(from: tmp, to: path, directory: dir)
+    public var bytes: [UInt8] {
+        Array((JSON.object([("device_id", .string(deviceID)), ("public_key", .string(publicKey.hex)),
+                            ("algorithm", .string(Self.algorithm)), ("created_utc", .string(UTC.iso(createdUTC)))])
+            .serialized + "\n").utf8)
     }
 
-    /// SHA-256 of a whole file, streamed through `buffer` (the writer passes its preallocated one).
-    public static func sha256(_ path: String, buffer: UnsafeMutableRawBufferPointer) -> String? {
-        let fd = retrying { open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var hasher = SHA256()
-        while true {
-            let n = retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
-            if n < 0 { return nil }
-            if n == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-        }
-        return Hex.encode(hasher.finalize())
+    private struct Wire: Decodable {
+        var device_id: String
+        var public_key: String
+        var algorithm: String
+        var created_utc: String
     }
 
-    /// SHA-256 of a whole file (tools and tests).
-    public static func sha256(_ path: String) -> String? {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        return sha256(path, buffer: buffer)
+    /// Parses device.json strictly: every field valid, and the bytes exactly as the camera writes them.
+    public static func parse(_ bytes: [UInt8]) throws(EvidenceError) -> DeviceInfo {
+        let wire: Wire
+        do { wire = try JSONDecoder().decode(Wire.self, from: Data(bytes)) } catch { throw EvidenceError("not a device.json") }
+        guard FrameStamp.isValidDeviceID(wire.device_id) else { throw EvidenceError("device id is not valid") }
+        guard wire.algorithm == algorithm, let key = PublicKey(hex: wire.public_key) else { throw EvidenceError("public key is not a hex Ed25519 key") }
+        guard let created = UTC.parse(wire.created_utc) else { throw EvidenceError("created_utc is not a time") }
+        let info = DeviceInfo(deviceID: wire.device_id, publicKey: key, createdUTC: created)
+        guard info.bytes == bytes else { throw EvidenceError("not in the form the camera writes (edited?)") }
+        return info
+    }
+
+    public static func read(_ path: String) throws(EvidenceError) -> DeviceInfo {
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.contents(path, limit: 4096) } catch { throw EvidenceError("\(error)") }
+        do { return try parse(bytes) } catch { throw EvidenceError("\(path): \(error.message)") }
     }
 }
 
-/// Reading single fields from JSON text we wrote ourselves, without a JSON library on the device.
-public enum JSONText {
-    /// The string value of `"key":"value"` (no escapes inside the value).
-    public static func stringField(_ key: String, in text: String) -> String? {
-        guard let r = text.firstRange(of: "\"\(key)\":\"") else { return nil }
-        let rest = text[r.upperBound...]
-        guard let end = rest.firstIndex(of: "\"") else { return nil }
-        return String(rest[..<end])
-    }
+/// Why an evidence file (manifest, signature, audit entry, key file) was refused: one clear line.
+public struct EvidenceError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }

@@ -1,18 +1,36 @@
 import Foundation
 
-/// Brings a recordings folder back to a consistent state after a crash or power cut:
-/// - every unfinished segment (`.avi.part`) keeps each whole frame that reached the disk: a cut-off last
-///   chunk is removed, the index and header are rebuilt, and it becomes an `.avi`;
+/// Brings a device's recordings folder back to a consistent state after a crash or power cut, and makes
+/// sure nothing on it can stop the camera booting:
+/// - every unfinished segment (`.avi.part`) that is already complete (the cut came between its last
+///   write and its rename) is renamed; any other keeps each whole frame that reached the disk, gets its
+///   index and header rebuilt, and becomes an `.avi`; one with no whole frame is removed (logged);
+/// - every manifest that the audit trail never logged (the cut came between the two) is logged;
 /// - every recording with segments but no manifest gets one, marked `"recovered": true`, signed, with
-///   its trigger, pre-record and markers taken from the audit trail;
+///   its trigger, pre-record and markers from the audit trail, and the manifest hash the trail logged
+///   for it if it logged one (then the original manifest was removed, and `verify` says so);
+/// - anything it cannot use (a damaged header, a file this camera does not write, a link, a manifest
+///   that does not verify with the device key) is moved to quarantine, never deleted;
 /// - each repair is written to the audit trail.
 public struct Recovery {
     public struct Result: Equatable, Sendable {
         public var segmentsRebuilt: [String] = []
         public var emptySegmentsRemoved: [String] = []
         public var manifestsWritten: [String] = []
+        public var manifestsLogged: [String] = []
+        /// (what, why): moved to the quarantine folder.
+        public var quarantined: [Quarantined] = []
         public var framesRecovered = 0
-        public var isEmpty: Bool { segmentsRebuilt.isEmpty && emptySegmentsRemoved.isEmpty && manifestsWritten.isEmpty }
+        public var isEmpty: Bool {
+            segmentsRebuilt.isEmpty && emptySegmentsRemoved.isEmpty && manifestsWritten.isEmpty && manifestsLogged.isEmpty
+                && quarantined.isEmpty
+        }
+    }
+
+    public struct Quarantined: Equatable, Sendable {
+        public var file: String
+        public var movedTo: String
+        public var reason: String
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -20,51 +38,136 @@ public struct Recovery {
         public var description: String { switch self { case .io(let s): return s } }
     }
 
-    /// Repairs `directory` (a device's recordings folder), signing with `identity`.
-    public static func run(directory: String, identity: DeviceIdentity, audit: AuditLog, mono: Nanos, utc: Int64) throws -> Result {
+    /// What finishing an unfinished segment found.
+    enum SegmentOutcome {
+        case complete(frames: Int)
+        case rebuilt(frames: Int)
+        case empty
+    }
+
+    /// Repairs `directory` (a device's recordings folder), signing with `identity`. Throws only when the
+    /// storage itself fails (cannot rename, cannot write).
+    public static func run(directory: String, identity: DeviceIdentity, audit: AuditLog, quarantine: Quarantine,
+                           mono: Nanos, utc: Int64) throws -> Result {
         var result = Result()
-        let names = PosixFile.list(directory).sorted()
-        for name in names where name.hasSuffix(".avi.part") {
+        func log(_ fields: [(String, JSON)]) { audit.append("recovery", mono: mono, utc: utc, fields) }
+        func isolate(_ name: String, _ reason: String) throws {
+            let movedTo = try quarantine.take(directory + "/" + name, utc: utc)
+            result.quarantined.append(Quarantined(file: name, movedTo: movedTo, reason: reason))
+            log([("action", .string("quarantined")), ("file", .string(name)), ("quarantine", .string(movedTo)),
+                 ("reason", .string(reason))])
+        }
+
+        // 1. Names: only regular files this camera writes stay; unfinished segments are finished.
+        for name in PosixFile.list(directory).sorted() {
             let path = directory + "/" + name
-            let frames = try rebuildSegment(path)
-            if frames == 0 {
-                // Only a header: no footage to keep.
-                unlink(path)
-                result.emptySegmentsRemoved.append(name)
-                audit.append("recovery", mono: mono, utc: utc, [("action", .string("empty-segment-removed")), ("file", .string(name))])
-            } else {
-                let final = String(name.dropLast(".part".count))
-                try PosixFile.renameDurably(from: path, to: directory + "/" + final, directory: directory)
-                result.segmentsRebuilt.append(final)
-                result.framesRecovered += frames
-                audit.append("recovery", mono: mono, utc: utc, [("action", .string("segment-rebuilt")), ("file", .string(final)),
-                                                                ("frames", .int(Int64(frames)))])
+            guard PosixFile.kind(path) == .regular else {
+                try isolate(name, "not a regular file (a link, folder or device)")
+                continue
+            }
+            switch EvidenceNames.kind(of: name) {
+            case .segment, .manifest, .signature, .spaceReserve:
+                continue
+            case .unknown:
+                try isolate(name, "not a file this camera writes")
+            case .unfinishedSegment(let segment):
+                let final = segment.fileName
+                if PosixFile.exists(directory + "/" + final) {
+                    try isolate(name, "a finished segment of that name exists")
+                    continue
+                }
+                let outcome: SegmentOutcome
+                do { outcome = try finishSegment(path) } catch {
+                    try isolate(name, "\(error)")
+                    continue
+                }
+                switch outcome {
+                case .empty:
+                    // Only a header, or a frame cut off before its end: no footage to keep.
+                    unlink(path)
+                    result.emptySegmentsRemoved.append(name)
+                    log([("action", .string("empty-segment-removed")), ("file", .string(name))])
+                case .complete(let frames), .rebuilt(let frames):
+                    try PosixFile.renameDurably(from: path, to: directory + "/" + final, directory: directory)
+                    result.segmentsRebuilt.append(final)
+                    result.framesRecovered += frames
+                    let complete = if case .complete = outcome { true } else { false }
+                    log([("action", .string(complete ? "segment-completed" : "segment-rebuilt")), ("file", .string(final)),
+                         ("frames", .int(Int64(frames)))])
+                }
             }
         }
-        // Recordings whose manifest was never written.
-        let all = PosixFile.list(directory)
-        var byRecording: [String: [String]] = [:]
-        for name in all where name.hasSuffix(".avi") {
-            let parts = name.split(separator: "_")
-            guard parts.count == 3 else { continue }
-            byRecording[String(parts[1]), default: []].append(name)
+
+        // 2. Manifests: each must verify with the device's own key; one the trail never logged is logged now.
+        var segmentsByRecording: [EvidenceNames.RecordingID: [EvidenceNames.Segment]] = [:]
+        var manifests = Set<EvidenceNames.RecordingID>()
+        for name in PosixFile.list(directory) {
+            switch EvidenceNames.kind(of: name) {
+            case .segment(let s): segmentsByRecording[s.recording, default: []].append(s)
+            case .manifest(let id): manifests.insert(id)
+            default: break
+            }
         }
-        let auditEntries = Self.auditEntries(audit.path)
-        for (id, segments) in byRecording.sorted(by: { $0.key < $1.key }) where !all.contains(RecordingManifest.jsonName(id)) {
-            let manifest = try recoveredManifest(id: id, segments: segments.sorted { segmentIndex($0) < segmentIndex($1) },
-                                                 directory: directory, deviceID: identity.deviceID, audit: auditEntries)
+        for id in manifests.sorted() {
+            do {
+                let signed = try SignedManifest.read(directory: directory, id: id)
+                guard signed.isSigned(by: identity.publicKey) else { throw EvidenceError("signature does not match the device key") }
+                if audit.facts[id.text]?.loggedManifestSHA256 == nil {
+                    result.manifestsLogged.append(EvidenceNames.manifestName(id))
+                    log([("action", .string("manifest-logged")), ("recording", .string(id.text)),
+                         ("manifest_sha256", .string(signed.sha256))])
+                }
+            } catch {
+                manifests.remove(id)
+                try isolate(EvidenceNames.manifestName(id), "\(error)")
+                if PosixFile.exists(directory + "/" + EvidenceNames.signatureName(id)) {
+                    try isolate(EvidenceNames.signatureName(id), "its manifest did not verify")
+                }
+            }
+        }
+
+        // 3. Recordings whose manifest was never written (or was removed).
+        for (id, segments) in segmentsByRecording.sorted(by: { $0.key < $1.key }) where !manifests.contains(id) {
+            var records: [SegmentRecord] = []
+            for segment in segments.sorted(by: { $0.index < $1.index }) {
+                let path = directory + "/" + segment.fileName
+                guard let avi = try? AVIReader.read(path: path), !avi.frames.isEmpty,
+                      let first = avi.stamp(0), let last = avi.stamp(avi.frames.count - 1),
+                      let digest = FileBytes.sha256(path), let size = PosixFile.size(path) else {
+                    try isolate(segment.fileName, "not a readable segment (no stamped frames)")
+                    continue
+                }
+                records.append(SegmentRecord(index: segment.index, file: segment.fileName, frames: avi.frames.count,
+                                             bytes: Int(size), firstSeq: first.sequence, lastSeq: last.sequence,
+                                             firstUTC: first.utc, lastUTC: last.utc, sha256: digest))
+            }
+            guard !records.isEmpty else { continue }
+            let facts = audit.facts[id.text]
+            // Segments numbered from 1 without gaps, unless one was lost entirely.
+            let complete = records.map(\.index) == Array(1...records.count)
+            let manifest = RecordingManifest(
+                deviceID: identity.deviceID, recordingID: id.text, trigger: facts?.trigger ?? "unknown",
+                startUTC: records.first!.firstUTC, endUTC: records.last!.lastUTC, prerecordSeconds: facts?.prerecordSeconds ?? 0,
+                markers: facts?.markers ?? [], segments: records, droppedFrames: 0, lostFrames: 0, complete: complete,
+                recovered: true, loggedManifestSHA256: facts?.loggedManifestSHA256)
             let digest = try manifest.write(to: directory, identity: identity)
-            result.manifestsWritten.append(RecordingManifest.jsonName(id))
-            audit.append("recovery", mono: mono, utc: utc, [("action", .string("manifest-written")), ("recording", .string(id)),
-                                                            ("segments", .int(Int64(manifest.segments.count))),
-                                                            ("frames", .int(Int64(manifest.frames))), ("manifest_sha256", .string(digest))])
+            result.manifestsWritten.append(EvidenceNames.manifestName(id))
+            log([("action", .string("manifest-written")), ("recording", .string(id.text)),
+                 ("segments", .int(Int64(manifest.segments.count))), ("frames", .int(Int64(manifest.frames))),
+                 ("manifest_sha256", .string(digest))])
         }
-        if !result.isEmpty { audit.checkpoint(mono: mono, utc: utc) }
         return result
     }
 
-    static func segmentIndex(_ name: String) -> Int {
-        Int(name.split(separator: "_").last?.prefix { $0.isNumber } ?? "") ?? 0
+    /// Finishes an unfinished segment in place (see `SegmentOutcome`).
+    static func finishSegment(_ path: String) throws -> SegmentOutcome {
+        // Complete already: header, frames and index all written; only the rename was missing.
+        if let avi = try? AVIReader.read(path: path), !avi.frames.isEmpty, avi.indexEntries == avi.frames.count,
+           avi.headerFrames == avi.frames.count {
+            return .complete(frames: avi.frames.count)
+        }
+        let frames = try rebuildSegment(path)
+        return frames == 0 ? .empty : .rebuilt(frames: frames)
     }
 
     /// Scans the frame chunks after the header, keeps the whole ones, and writes index and header.
@@ -119,36 +222,4 @@ public struct Recovery {
         return index.count
     }
 
-    /// A manifest for a recording that lost its own, from its segments and the audit trail.
-    static func recoveredManifest(id: String, segments: [String], directory: String, deviceID: String,
-                                  audit: [[String: Any]]) throws -> RecordingManifest {
-        var records: [SegmentRecord] = []
-        for name in segments {
-            let path = directory + "/" + name
-            guard let avi = try? AVIReader.read(path: path), !avi.frames.isEmpty,
-                  let first = avi.stamp(0), let last = avi.stamp(avi.frames.count - 1),
-                  let digest = FileBytes.sha256(path), let size = PosixFile.size(path) else {
-                throw Failure.io("\(path): not a readable segment")
-            }
-            records.append(SegmentRecord(index: segmentIndex(name), file: name, frames: avi.frames.count, bytes: Int(size),
-                                         firstSeq: first.sequence, lastSeq: last.sequence, firstUTC: first.utc,
-                                         lastUTC: last.utc, sha256: digest))
-        }
-        let started = audit.first { $0["event"] as? String == "recording-started" && $0["id"] as? String == id }
-        let markers: [Marker] = audit.filter { $0["event"] as? String == "marker" && $0["recording"] as? String == id }.map {
-            Marker(number: $0["number"] as? Int ?? 0, utc: UTC.parse($0["utc"] as? String ?? "") ?? 0,
-                   frameSeq: UInt64($0["frame_seq"] as? Int ?? 0))
-        }
-        // Segments are numbered from 1 without gaps unless one was lost entirely.
-        let complete = records.map(\.index) == Array(1...records.count)
-        return RecordingManifest(deviceID: deviceID, recordingID: id, trigger: started?["trigger"] as? String ?? "unknown",
-                                 startUTC: records.first?.firstUTC ?? 0, endUTC: records.last?.lastUTC ?? 0,
-                                 prerecordSeconds: started?["prerecord_s"] as? Double ?? 0, markers: markers, segments: records,
-                                 droppedFrames: 0, lostFrames: 0, complete: complete, recovered: true)
-    }
-
-    static func auditEntries(_ path: String) -> [[String: Any]] {
-        guard let bytes = FileBytes.read(path) else { return [] }
-        return bytes.split(separator: 10).compactMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
-    }
 }

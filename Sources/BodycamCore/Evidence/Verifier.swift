@@ -1,10 +1,14 @@
-import Crypto
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Checks recordings and audit trails offline, as central records or a court expert would: manifest
-/// signatures, every segment's size, SHA-256, frames and stamps, the order of segments, and the audit
-/// trail's hash chain and signed checkpoints. Works on a device's storage folder, a recordings folder,
-/// one manifest, or a central records folder.
+/// signatures against keys the checker was told to trust, every segment's size, SHA-256, frames and
+/// stamps, the order of segments, the audit trail's hash chain, checkpoints and signed head, that time
+/// only moves forward, and that the manifests and the audit trail agree (nothing logged is missing,
+/// nothing present was not logged, no manifest differs from the one logged). Works on a device's storage
+/// folder, a recordings folder, one manifest, or a central records folder. Nothing is followed through
+/// a symbolic link, and every read is bounded.
 public struct Verifier {
     public struct Finding: Equatable, Sendable, CustomStringConvertible {
         public var ok: Bool
@@ -17,179 +21,306 @@ public struct Verifier {
     }
 
     public private(set) var findings: [Finding] = []
-    /// A key given on the command line; otherwise the nearest `device.json` is used.
-    public var publicKeyHex: String?
+    /// The keys to check signatures against. Without them, signatures are checked against the key in the
+    /// nearest `device.json` (integrity only: anyone can replace that file), and nothing is "verified".
+    public let trusted: TrustedKeys?
+    /// Fingerprints of the keys signatures were checked with, by device.
+    public private(set) var keysUsed: [String: String] = [:]
 
-    public init(publicKeyHex: String? = nil) { self.publicKeyHex = publicKeyHex }
+    public init(trusted: TrustedKeys? = nil) { self.trusted = trusted }
 
     public var failures: [Finding] { findings.filter { !$0.ok } }
+    /// Everything checked out against trusted keys.
+    public var verified: Bool { trusted != nil && failures.isEmpty && !findings.isEmpty }
+
+    static let maxDepth = 6
+    static let maxFiles = 200_000
 
     /// Verifies everything under `path`.
     public mutating func verify(path: String) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        switch PosixFile.kind(path) {
+        case .missing:
             fail(path, "exists", "no such file or folder")
-            return
+        case .other:
+            fail(path, "file", "not a regular file or folder (a symbolic link or device)")
+        case .regular:
+            if path.hasSuffix(EvidenceNames.manifestSuffix) {
+                verifyManifest(path)
+            } else if path.hasSuffix(".jsonl") {
+                verifyTrail(path, scope: nil, manifests: [:])
+            } else {
+                fail(path, "contents", "not a manifest (.manifest.json) or audit trail (.jsonl)")
+            }
+        case .directory:
+            verifyFolder(path)
         }
-        let files = isDirectory.boolValue ? Self.files(under: path, depth: 4) : [path]
-        let manifests = files.filter { $0.hasSuffix(".manifest.json") }
-        let audits = files.filter { $0.hasSuffix("/" + AuditLog.fileName) || $0 == AuditLog.fileName }
-        if manifests.isEmpty && audits.isEmpty { fail(path, "contents", "no manifests or audit trail found") }
-        for m in manifests.sorted() { verifyRecording(manifestPath: m) }
-        for a in audits.sorted() { verifyAudit(path: a) }
-        if isDirectory.boolValue { findUnlisted(files) }
+    }
+
+    // MARK: - Folders
+
+    private mutating func verifyFolder(_ root: String) {
+        var files: [String] = []
+        walk(root, depth: Self.maxDepth, into: &files)
+        let manifests = files.filter { $0.hasSuffix(EvidenceNames.manifestSuffix) }.sorted()
+        var checked: [String: SignedManifest] = [:] // by path, the ones that verified
+        var listed = Set<String>()
+        for m in manifests {
+            let (signed, segments) = verifyManifest(m)
+            listed.formUnion(segments)
+            if let signed { checked[m] = signed }
+        }
+        for f in files.sorted() where f.hasSuffix(EvidenceNames.segmentSuffix) || f.hasSuffix(EvidenceNames.unfinishedSuffix) {
+            guard !listed.contains(f) else { continue }
+            fail(f, "manifest", f.hasSuffix(EvidenceNames.unfinishedSuffix) ? "unfinished segment (run bodycam recover)"
+                                                                              : "segment is not listed in any manifest")
+        }
+        // Audit trails: a device's (state/audit.jsonl) and central records' copies (DEVICE/audit/N.jsonl).
+        var trails = 0
+        for f in files.sorted() where f.hasSuffix("/state/" + AuditLog.fileName) || f == root + "/" + AuditLog.fileName {
+            let storage = Self.parent(Self.parent(f))
+            verifyTrail(f, scope: f.hasSuffix("/state/" + AuditLog.fileName) ? storage + "/recordings" : nil, manifests: checked)
+            trails += 1
+        }
+        let recordCopies = Dictionary(grouping: files.filter { Self.isRecordsTrailCopy($0) }) { Self.parent($0) }
+        for (folder, copies) in recordCopies.sorted(by: { $0.key < $1.key }) {
+            verifyRecordsTrails(folder: folder, copies: copies.sorted(), manifests: checked)
+            trails += 1
+        }
+        // A device's storage must have its trail.
+        for f in files where f.hasSuffix("/state/" + DeviceIdentity.infoFileName) {
+            let state = Self.parent(f)
+            if !files.contains(state + "/" + AuditLog.fileName) { fail(state + "/" + AuditLog.fileName, "audit", "the audit trail is missing") }
+        }
+        if manifests.isEmpty && trails == 0 { fail(root, "contents", "no manifests or audit trail found") }
+    }
+
+    private mutating func walk(_ dir: String, depth: Int, into files: inout [String]) {
+        guard depth > 0 else { return }
+        for name in PosixFile.list(dir).sorted() where files.count < Self.maxFiles {
+            let p = dir + "/" + name
+            switch PosixFile.kind(p) {
+            case .directory: walk(p, depth: depth - 1, into: &files)
+            case .regular: files.append(p)
+            case .other: fail(p, "file", "not a regular file (a symbolic link or device): not followed")
+            case .missing: break
+            }
+        }
     }
 
     // MARK: - Recordings
 
-    mutating func verifyRecording(manifestPath: String) {
-        let dir = (manifestPath as NSString).deletingLastPathComponent
-        guard let bytes = FileBytes.read(manifestPath),
-              let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            fail(manifestPath, "manifest", "unreadable or not JSON")
-            return
+    /// The key to check `deviceID`'s signatures with: a trusted one, or (integrity only) the one in the
+    /// nearest device.json. Nil, with a failure recorded, when there is none.
+    private mutating func key(for deviceID: String, near dir: String, subject: String) -> PublicKey? {
+        if let trusted {
+            guard let k = trusted[deviceID] else {
+                fail(subject, "signature", "device \(deviceID) is not among the trusted keys")
+                return nil
+            }
+            keysUsed[deviceID] = k.fingerprint
+            return k
         }
-        let id = json["recording_id"] as? String ?? "?"
-        guard json["format"] as? String == RecordingManifest.format else {
-            fail(manifestPath, "manifest", "unknown format \(json["format"] ?? "none")")
-            return
+        guard let k = Self.deviceJSONKey(near: dir, deviceID: deviceID) else {
+            fail(subject, "signature", "no trusted keys given and no device.json for device \(deviceID) to check integrity with")
+            return nil
         }
-        guard manifestPath.hasSuffix("/" + RecordingManifest.jsonName(id)) || manifestPath == RecordingManifest.jsonName(id) else {
-            fail(manifestPath, "manifest", "file name does not match recording id \(id)")
-            return
+        keysUsed[deviceID] = k.fingerprint
+        return k
+    }
+
+    /// Checks one manifest, its signature, and every segment it lists. Returns the manifest if all of it
+    /// checks out, and the paths of the segments it lists (so that unlisted ones can be found).
+    @discardableResult
+    private mutating func verifyManifest(_ path: String) -> (SignedManifest?, [String]) {
+        let dir = Self.parent(path), name = Self.name(path)
+        guard let id = EvidenceNames.parseManifestName(name) else {
+            fail(path, "manifest", "file name is not <recording id>.manifest.json")
+            return (nil, [])
         }
-        // The signature covers exactly the manifest's bytes.
-        guard let key = publicKeyHex ?? Self.deviceKey(near: dir, deviceID: json["device_id"] as? String) else {
-            fail(manifestPath, "signature", "no public key (device.json) found for device \(json["device_id"] ?? "?")")
-            return
+        let signed: SignedManifest
+        do { signed = try SignedManifest.read(directory: dir, id: id) } catch {
+            fail(path, "manifest", error.message)
+            return (nil, [])
         }
-        let sigPath = dir + "/" + RecordingManifest.signatureName(id)
-        guard let sig = FileBytes.readText(sigPath)?.trimmingCharacters(in: .whitespacesAndNewlines) else {
-            fail(sigPath, "signature", "missing")
-            return
+        let m = signed.manifest
+        let files = m.segments.map { dir + "/" + $0.file }
+        guard let key = key(for: m.deviceID, near: dir, subject: path) else { return (nil, files) }
+        guard signed.isSigned(by: key) else {
+            fail(path, "signature", "does not match the manifest under key \(key.fingerprint) (edited, or signed by another key)")
+            return (nil, files)
         }
-        guard DeviceIdentity.verify(signature: sig, of: bytes, publicKeyHex: key) else {
-            fail(manifestPath, "signature", "does not match the manifest (edited, or signed by another key)")
-            return
-        }
-        let segments = json["segments"] as? [[String: Any]] ?? []
         var problems = 0
-        var previousLast: Int?
-        for (i, s) in segments.enumerated() {
-            let file = s["file"] as? String ?? ""
-            let path = dir + "/" + file
-            let subject = path
-            if s["index"] as? Int != i + 1 || !file.contains("_\(id)_") {
-                fail(subject, "order", "listed as segment \(i + 1) of \(id) but named/indexed otherwise"); problems += 1; continue
+        var previousLast: UInt64?
+        for s in m.segments {
+            let segmentPath = dir + "/" + s.file
+            func bad(_ check: String, _ detail: String) { fail(segmentPath, check, detail); problems += 1 }
+            guard let (fd, size) = try? FileBytes.openRegular(segmentPath) else {
+                bad("exists", PosixFile.exists(segmentPath) ? "not a regular file" : "segment file is missing"); continue
             }
-            guard let size = PosixFile.size(path) else { fail(subject, "exists", "segment file is missing"); problems += 1; continue }
-            if size != s["bytes"] as? Int ?? -1 {
-                fail(subject, "size", "\(size) bytes, manifest says \(s["bytes"] ?? "?")"); problems += 1; continue
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+            let digest = FileBytes.sha256(fd: fd, buffer: buffer)
+            buffer.deallocate()
+            close(fd)
+            if size != Int64(s.bytes) { bad("size", "\(size) bytes, manifest says \(s.bytes)"); continue }
+            if digest != s.sha256 { bad("sha256", "does not match the manifest (the file was changed)"); continue }
+            let avi: AVIReader
+            do { avi = try AVIReader.read(path: segmentPath) } catch { bad("avi", "\(error)"); continue }
+            if avi.frames.count != s.frames { bad("frames", "\(avi.frames.count) frames, manifest says \(s.frames)"); continue }
+            guard let first = avi.stamp(0), let last = avi.stamp(avi.frames.count - 1) else {
+                bad("stamps", "a frame carries no readable stamp"); continue
             }
-            if FileBytes.sha256(path) != s["sha256"] as? String {
-                fail(subject, "sha256", "does not match the manifest (the file was changed)"); problems += 1; continue
+            if first.sequence != s.firstSeq || last.sequence != s.lastSeq {
+                bad("stamps", "frame sequence numbers differ from the manifest"); continue
             }
-            guard let avi = try? AVIReader.read(path: path) else { fail(subject, "avi", "not a readable AVI"); problems += 1; continue }
-            if avi.frames.count != s["frames"] as? Int ?? -1 {
-                fail(subject, "frames", "\(avi.frames.count) frames, manifest says \(s["frames"] ?? "?")"); problems += 1; continue
+            if first.utc / Nanos.perMillisecond != s.firstUTC / Nanos.perMillisecond
+                || last.utc / Nanos.perMillisecond != s.lastUTC / Nanos.perMillisecond {
+                bad("stamps", "frame times differ from the manifest"); continue
             }
-            let first = avi.frames.isEmpty ? nil : avi.stamp(0), last = avi.frames.isEmpty ? nil : avi.stamp(avi.frames.count - 1)
-            if first.map({ Int($0.sequence) }) != s["first_seq"] as? Int || last.map({ Int($0.sequence) }) != s["last_seq"] as? Int {
-                fail(subject, "stamps", "frame sequence numbers differ from the manifest"); problems += 1; continue
+            if first.deviceID != m.deviceID || last.deviceID != m.deviceID {
+                bad("stamps", "frames carry device \(first.deviceID), not \(m.deviceID)"); continue
             }
-            if first?.deviceID != json["device_id"] as? String {
-                fail(subject, "stamps", "frames carry device \(first?.deviceID ?? "none")"); problems += 1; continue
+            if let p = previousLast, s.firstSeq != p &+ 1 {
+                bad("continuity", "starts at frame \(s.firstSeq), the previous segment ended at \(p)")
             }
-            if let p = previousLast, let f = s["first_seq"] as? Int, f != p + 1 {
-                fail(subject, "continuity", "starts at frame \(f), the previous segment ended at \(p)"); problems += 1
-            }
-            previousLast = s["last_seq"] as? Int
+            previousLast = s.lastSeq
         }
-        if problems == 0 {
-            let frames = segments.reduce(0) { $0 + ($1["frames"] as? Int ?? 0) }
-            let notes = (json["recovered"] as? Bool == true ? ", recovered after power loss" : "")
-                + (json["complete"] as? Bool == false ? ", incomplete (frames lost: see manifest)" : "")
-            pass(id, "\(segments.count) segment\(segments.count == 1 ? "" : "s"), \(frames) frames, signature and hashes valid\(notes)")
+        guard problems == 0 else { return (nil, files) }
+        let notes = (m.recovered ? ", recovered after power loss" : "") + (m.complete ? "" : ", incomplete (frames lost: see manifest)")
+        let how = trusted == nil ? "integrity only: signature by \(key.fingerprint) from device.json, which is not a trusted key"
+                                 : "signature (\(key.fingerprint)) and hashes valid"
+        pass(m.recordingID, "\(m.segments.count) segment\(m.segments.count == 1 ? "" : "s"), \(m.frames) frames, \(how)\(notes)")
+        return (signed, files)
+    }
+
+    // MARK: - Audit trails
+
+    /// Checks a trail and its signed head, and (given the recordings it covers) that they agree.
+    /// `scope`: the folder whose manifests the trail must account for.
+    @discardableResult
+    private mutating func verifyTrail(_ path: String, scope: String?, manifests: [String: SignedManifest],
+                                      headPath: String? = nil) -> AuditTrail? {
+        let headFile = headPath ?? AuditLog.headPath(forTrail: path)
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.contents(path, limit: AuditTrail.maxFileBytes) } catch { fail(path, "audit", "\(error)"); return nil }
+        let trail: AuditTrail
+        do { trail = try AuditTrail.parse(bytes) } catch { fail(path, "audit", error.message); return nil }
+        let head: AuditHead
+        do { head = try AuditHead.read(headFile) } catch {
+            fail(headFile, "audit head", PosixFile.exists(headFile) ? error.message : "missing: the trail has no signed head")
+            return nil
+        }
+        guard let key = key(for: head.deviceID, near: Self.parent(path), subject: path) else { return nil }
+        do {
+            try trail.check(head: head, key: key, deviceID: head.deviceID)
+            try trail.checkCheckpoints(key: key)
+            try trail.checkTimeOrder()
+        } catch {
+            fail(path, "audit", error.message)
+            return nil
+        }
+        var problems = 0
+        if let scope { problems = crossCheck(trail: trail, path: path, deviceID: head.deviceID, scope: scope, manifests: manifests) }
+        guard problems == 0 else { return nil }
+        let unsigned = trail.lines.count - head.entries
+        let tail = unsigned == 0 ? "" : "; \(unsigned) entries after the signed head (written after the last checkpoint)"
+        let how = trusted == nil ? "integrity only (key \(key.fingerprint) from device.json, not trusted)" : "signed by \(key.fingerprint)"
+        let agreement = scope == nil ? "" : ", agrees with the recordings"
+        pass(path, "\(trail.lines.count) entries, hash chain intact, \(trail.checkpoints) checkpoint\(trail.checkpoints == 1 ? "" : "s"), head \(how)\(agreement)\(tail)")
+        return trail
+    }
+
+    /// The trail and the recordings agree: every manifest is the one logged; every recording logged is
+    /// present (on a device: unless it was offloaded); a recovered manifest did not replace a logged one.
+    private mutating func crossCheck(trail: AuditTrail, path: String, deviceID: String, scope: String,
+                                     manifests: [String: SignedManifest]) -> Int {
+        var problems = 0
+        let facts = trail.facts()
+        let inScope = manifests.filter { $0.key.hasPrefix(scope + "/") && $0.value.manifest.deviceID == deviceID }
+        var present = Set<String>()
+        for (manifestPath, signed) in inScope.sorted(by: { $0.key < $1.key }) {
+            let m = signed.manifest
+            present.insert(m.recordingID)
+            guard let logged = facts[m.recordingID]?.loggedManifestSHA256 else {
+                fail(manifestPath, "audit", "the audit trail never logged this recording's manifest"); problems += 1; continue
+            }
+            if logged != signed.sha256 && !m.recovered {
+                fail(manifestPath, "audit", "differs from the manifest the audit trail logged (\(logged.prefix(16))...)"); problems += 1
+            }
+            if m.recovered, let original = m.loggedManifestSHA256 {
+                fail(manifestPath, "recovery", "recovered after the audit trail had logged its manifest (\(original.prefix(16))...): the original manifest was removed and the footage may have been changed")
+                problems += 1
+            }
+        }
+        let onDevice = scope.hasSuffix("/recordings")
+        for (id, f) in facts.sorted(by: { $0.key < $1.key }) where (f.started || f.loggedManifestSHA256 != nil) && !present.contains(id) {
+            if onDevice && f.offloaded { continue }
+            fail(path, "audit", "recording \(id) is logged in the audit trail but missing\(onDevice ? " (and was not offloaded)" : " from the records")")
+            problems += 1
+        }
+        return problems
+    }
+
+    /// Central records keep a copy of the trail (and its head) from every dock: `audit/<entries>.jsonl`.
+    /// The newest is checked in full against the recordings; every older copy must be the start of it.
+    private mutating func verifyRecordsTrails(folder: String, copies: [String], manifests: [String: SignedManifest]) {
+        guard let newest = copies.max(by: { Self.entriesInName($0) < Self.entriesInName($1) }) else { return }
+        let deviceFolder = Self.parent(folder)
+        guard let trail = verifyTrail(newest, scope: deviceFolder, manifests: manifests, headPath: Self.recordsHeadPath(newest)) else { return }
+        let newestBytes = (try? FileBytes.contents(newest, limit: AuditTrail.maxFileBytes)) ?? []
+        for older in copies where older != newest {
+            guard let bytes = try? FileBytes.contents(older, limit: AuditTrail.maxFileBytes),
+                  bytes.count <= newestBytes.count, newestBytes[0..<bytes.count].elementsEqual(bytes) else {
+                fail(older, "audit", "an earlier copy of the trail is not the start of the newest one: the device's trail was cut or rewritten")
+                continue
+            }
+            guard let head = try? AuditHead.read(Self.recordsHeadPath(older)), head.entries <= trail.lines.count,
+                  trail.lines[head.entries - 1].sha256 == head.lastSHA256,
+                  let k = trusted?[head.deviceID] ?? Self.deviceJSONKey(near: deviceFolder, deviceID: head.deviceID),
+                  k.isValidSignature(head.signature, for: head.message) else {
+                fail(older, "audit head", "the head handed over at that dock does not match the trail")
+                continue
+            }
         }
     }
 
-    /// Segment files that no manifest lists: added, or left by a crash and not yet recovered.
-    mutating func findUnlisted(_ files: [String]) {
-        var listed = Set<String>()
-        for m in files where m.hasSuffix(".manifest.json") {
-            let dir = (m as NSString).deletingLastPathComponent
-            if let bytes = FileBytes.read(m), let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
-                for s in json["segments"] as? [[String: Any]] ?? [] { listed.insert(dir + "/" + (s["file"] as? String ?? "")) }
-            }
-        }
-        for f in files where (f.hasSuffix(".avi") || f.hasSuffix(".avi.part")) && !listed.contains(f) {
-            fail(f, "manifest", f.hasSuffix(".part") ? "unfinished segment (run bodycam recover)" : "segment is not listed in any manifest")
-        }
+    static func isRecordsTrailCopy(_ path: String) -> Bool {
+        Self.name(Self.parent(path)) == "audit" && path.hasSuffix(".jsonl") && entriesInName(path) > 0
     }
-
-    // MARK: - Audit trail
-
-    mutating func verifyAudit(path: String) {
-        guard let bytes = FileBytes.read(path) else { fail(path, "audit", "unreadable"); return }
-        if let last = bytes.last, last != 10 { fail(path, "audit", "the last entry is cut short"); return }
-        let dir = (path as NSString).deletingLastPathComponent
-        let key = publicKeyHex ?? Self.deviceKey(near: dir, deviceID: nil)
-        var prev = AuditLog.genesis
-        var checkpoints = 0, afterCheckpoint = 0
-        let lines = bytes.split(separator: 10, omittingEmptySubsequences: false).dropLast()
-        for (i, line) in lines.enumerated() {
-            let n = i + 1
-            guard let json = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
-                fail(path, "audit entry \(n)", "not JSON"); return
-            }
-            guard json["seq"] as? Int == n else { fail(path, "audit entry \(n)", "out of sequence (seq \(json["seq"] ?? "none"))"); return }
-            guard json["prev"] as? String == prev else {
-                fail(path, "audit entry \(n)", "hash chain broken: an entry before it was changed, removed or reordered"); return
-            }
-            if json["event"] as? String == "checkpoint" {
-                guard let key else { fail(path, "audit checkpoint \(n)", "no public key (device.json) to check it"); return }
-                guard let sig = json["signature"] as? String,
-                      DeviceIdentity.verify(signature: sig, of: Array(prev.utf8), publicKeyHex: key) else {
-                    fail(path, "audit checkpoint \(n)", "signature does not match the chain"); return
-                }
-                checkpoints += 1
-                afterCheckpoint = 0
-            } else {
-                afterCheckpoint += 1
-            }
-            prev = Hex.encode(SHA256.hash(data: Array(line)))
-        }
-        let tail = afterCheckpoint == 0 ? "" : "; \(afterCheckpoint) entries after the last checkpoint are chained but not yet signed"
-        pass(path, "\(lines.count) entries, hash chain intact, \(checkpoints) signed checkpoint\(checkpoints == 1 ? "" : "s")\(tail)")
+    static func entriesInName(_ path: String) -> Int {
+        let stem = name(path).dropLast(".jsonl".count)
+        return stem.count == 9 && stem.allSatisfy(\.isNumber) ? Int(stem) ?? 0 : 0
     }
+    static func recordsHeadPath(_ trailCopy: String) -> String { String(trailCopy.dropLast(".jsonl".count)) + ".head.json" }
 
     // MARK: - Helpers
 
-    /// The public key in the nearest device.json: in `dir`, its parent, or a `state` folder beside them.
-    static func deviceKey(near dir: String, deviceID: String?) -> String? {
+    /// Integrity only: the key in the nearest device.json (in `dir`, its parent, or a `state` folder beside
+    /// them). Anyone can replace that file, which is why a trusted key is needed to say "verified".
+    static func deviceJSONKey(near dir: String, deviceID: String) -> PublicKey? {
         var d = dir
         for _ in 0..<3 {
-            for candidate in [d + "/device.json", d + "/state/device.json"] {
-                if let text = FileBytes.readText(candidate), let key = JSONText.stringField("public_key", in: text),
-                   deviceID == nil || JSONText.stringField("device_id", in: text) == deviceID {
-                    return key
-                }
+            for candidate in [d + "/" + DeviceIdentity.infoFileName, d + "/state/" + DeviceIdentity.infoFileName] {
+                if let info = try? DeviceInfo.read(candidate), info.deviceID == deviceID { return info.publicKey }
             }
-            d = (d as NSString).deletingLastPathComponent
+            d = parent(d)
         }
         return nil
     }
 
-    static func files(under root: String, depth: Int) -> [String] {
-        guard depth > 0, let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return [] }
-        var out: [String] = []
-        for n in names {
-            let p = root + "/" + n
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else { continue }
-            if isDir.boolValue { out += files(under: p, depth: depth - 1) } else { out.append(p) }
-        }
-        return out
+    /// Every regular file under `root`, not following links (tests use it to list what a run left).
+    public static func files(under root: String, depth: Int) -> [String] {
+        var v = Verifier()
+        var files: [String] = []
+        v.walk(root, depth: depth, into: &files)
+        return files
+    }
+
+    static func parent(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return "." }
+        return i == path.startIndex ? "/" : String(path[..<i])
+    }
+    static func name(_ path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
     }
 
     private mutating func fail(_ subject: String, _ check: String, _ detail: String) {

@@ -17,15 +17,13 @@ public final class CameraRuntime {
 
     public enum StartError: Error, CustomStringConvertible {
         case settings([String])
-        case storage(IOError)
+        case boot(DeviceBoot.Failure)
         case source(String)
-        case identity(String)
         public var description: String {
             switch self {
             case .settings(let p): return p.joined(separator: "; ")
-            case .storage(let e): return "storage: \(e)"
+            case .boot(let e): return e.description
             case .source(let s): return s
-            case .identity(let s): return s
             }
         }
     }
@@ -37,36 +35,14 @@ public final class CameraRuntime {
         self.settings = settings
         self.clock = clock
         self.events = events
-        do { try PosixFile.makeDirectories(settings.recordingsDirectory) } catch { throw .storage(error) }
-        var utc = settings.utcStart.map { UTCMapping(utcAtZero: $0 - clock.now) } ?? UTCMapping.wallClockNow(monoNow: clock.now)
-        let identity: DeviceIdentity, created: Bool
-        do {
-            (identity, created) = try DeviceIdentity.loadOrCreate(stateDirectory: settings.stateDirectory,
-                                                                  deviceID: settings.deviceID, utcNow: utc.utc(clock.now))
-            audit = try AuditLog(path: settings.stateDirectory + "/" + AuditLog.fileName, identity: identity)
-        } catch {
-            throw .identity("\(error)")
-        }
-        self.identity = identity
-        // A simulated clock never runs backwards on the same device: it resumes after the last audit entry
-        // and after the last segment that may hold frames (a segment is at most one segment long).
-        var clockResumed: (from: Int64, to: Int64)?
-        let latestSegment = PosixFile.list(settings.recordingsDirectory).compactMap { name -> Int64? in
-            guard name.contains(".avi"), let stamp = name.split(separator: "_").first else { return nil }
-            return UTC.parseCompact(String(stamp)).map { $0 + settings.segmentDuration }
-        }.max()
-        if clock.isVirtual, let last = [audit.lastUTC, latestSegment].compactMap({ $0 }).max(), utc.utc(clock.now) <= last {
-            let resumed = last + Nanos.perSecond
-            clockResumed = (utc.utc(clock.now), resumed)
-            utc = UTCMapping(utcAtZero: resumed - clock.now)
-        }
-        // Anything a crash or power cut left unfinished is repaired before the camera records again.
-        do {
-            recovery = try Recovery.run(directory: settings.recordingsDirectory, identity: identity, audit: audit,
-                                        mono: clock.now, utc: utc.utc(clock.now))
-        } catch {
-            throw .storage(IOError(operation: "recover", path: "\(error)", errno: EIO))
-        }
+        // Lock, identity, audit trail, repairs, clock and counters: nothing on the storage stops the boot.
+        let boot: DeviceBoot
+        do { boot = try DeviceBoot.start(settings: settings, clock: clock) } catch { throw .boot(error) }
+        self.boot = boot
+        identity = boot.identity
+        audit = boot.audit
+        recovery = boot.recovery
+        let utc = boot.utc
         let frameSource: FrameSource
         if let source {
             frameSource = source
@@ -81,28 +57,18 @@ public final class CameraRuntime {
         // Virtual clock: the writer's events wait for the capture side's next event (see `settleWriter`).
         writerEvents = clock.isVirtual ? DeferredSink(target: events) : nil
         recorder = Recorder(settings: settings.recorderSettings(backPressure: clock.isVirtual ? .wait : .drop),
-                            events: writerEvents ?? events, evidence: Evidence(identity: identity, audit: audit))
+                            events: writerEvents ?? events, evidence: Evidence(identity: boot.identity, audit: boot.audit))
         guard let p = FramePath(source: frameSource, recorder: recorder, deviceID: settings.deviceID,
                                 quality: settings.quality, utc: utc) else {
             recorder.finish()
             throw .source("cannot create the JPEG encoder for \(settings.width)x\(settings.height)")
         }
         path = p
-        ids = RecordingIDs(deviceID: settings.deviceID, directory: settings.recordingsDirectory)
-        if created {
-            audit.append("identity-created", mono: clock.now, utc: utc.utc(clock.now),
-                         [("device", .string(identity.deviceID)), ("public_key", .string(identity.publicKeyHex))])
-        }
-        if let c = clockResumed {
-            audit.append("clock", mono: clock.now, utc: c.to, [("from", .string(UTC.iso(c.from))), ("to", .string(UTC.iso(c.to))),
-                                                              ("reason", .string("resumed after the last recorded time on this device"))])
-        }
-        if audit.repairedBytes > 0 {
-            audit.append("audit-repaired", mono: clock.now, utc: utc.utc(clock.now),
-                         [("removed_bytes", .int(Int64(audit.repairedBytes))), ("reason", .string("partial last entry after a crash"))])
-        }
+        ids = RecordingIDs(deviceID: settings.deviceID, counters: boot.counters, stateDirectory: settings.stateDirectory)
     }
 
+    /// The storage as boot left it; holds the storage lock for the camera's life.
+    public let boot: DeviceBoot
     public let identity: DeviceIdentity
     public let audit: AuditLog
     /// What boot-time recovery repaired.

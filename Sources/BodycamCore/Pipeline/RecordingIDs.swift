@@ -1,26 +1,32 @@
-/// Recording ids: `<device id>-<6-digit counter>`, unique on the device. The counter continues from the
-/// highest id found in the recordings folder, so restarting the camera never reuses an id.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Recording ids: `<device id>-<counter>`, never repeated on a device. The boot chooses the first
+/// number (see `DeviceCounters`); each id handed out is written to `state/counters.json` at once
+/// (without waiting for the disk: a power cut that loses the write loses nothing, because the next boot
+/// also counts past every id the audit trail and the files name).
 public struct RecordingIDs {
     public let deviceID: String
-    public private(set) var last: Int
+    public private(set) var counters: DeviceCounters
+    private let stateDirectory: String
 
-    public init(deviceID: String, directory: String) {
+    public init(deviceID: String, counters: DeviceCounters, stateDirectory: String) {
         self.deviceID = deviceID
-        let marker = "_" + deviceID + "-"
-        var highest = 0
-        for name in PosixFile.list(directory) {
-            // 20260101T080000.000Z_BWV-0001-000001_001.avi
-            guard let sep = name.firstIndex(of: "_"), name[sep...].hasPrefix(marker) else { continue }
-            let digits = name[sep...].dropFirst(marker.count).prefix { $0.isNumber }
-            if digits.count == 6, let n = Int(digits) { highest = max(highest, n) }
-        }
-        last = highest
+        self.counters = counters
+        self.stateDirectory = stateDirectory
     }
 
     public mutating func next() -> (number: UInt32, id: String) {
-        last += 1
-        var n = String(last)
-        while n.count < 6 { n = "0" + n }
-        return (UInt32(truncatingIfNeeded: last), deviceID + "-" + n)
+        let n = counters.nextRecording
+        counters.nextRecording += 1
+        let bytes = counters.bytes
+        let path = stateDirectory + "/" + DeviceCounters.fileName
+        let fd = retrying { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o640) }
+        if fd >= 0 {
+            _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        return (UInt32(truncatingIfNeeded: n), EvidenceNames.RecordingID(deviceID: deviceID, number: n).text)
     }
 }

@@ -121,6 +121,24 @@ public struct PosixFile {
         return Int64(st.st_size)
     }
 
+    /// True if anything (file, folder, link) has this name; a symbolic link is not followed.
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// What a name is, without following a symbolic link.
+    public enum Kind: Equatable, Sendable { case missing, regular, directory, other }
+    public static func kind(_ path: String) -> Kind {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return .missing }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .regular
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+
     /// Free bytes for an unprivileged writer on the file system holding `path`.
     public static func freeBytes(_ path: String) -> Int64? {
         var s = statvfs()
