@@ -6,9 +6,16 @@ import Foundation
 /// against `device.json` itself: a checker trusts keys it was given (`TrustedKeys`), and central records
 /// pin the key a device first presented.
 public struct DeviceIdentity: @unchecked Sendable { // the key is immutable; signing has no shared state
-    public let deviceID: String
     public let signingKey: Curve25519.Signing.PrivateKey
-    public var publicKey: PublicKey { PublicKey(raw: Array(signingKey.publicKey.rawRepresentation)) }
+    /// device.json: id, public key, when it was made.
+    public let info: DeviceInfo
+    public var deviceID: String { info.deviceID }
+    public var publicKey: PublicKey { info.publicKey }
+
+    init(signingKey: Curve25519.Signing.PrivateKey, deviceID: String, createdUTC: Int64) {
+        self.signingKey = signingKey
+        info = DeviceInfo(deviceID: deviceID, publicKey: PublicKey(raw: Array(signingKey.publicKey.rawRepresentation)), createdUTC: createdUTC)
+    }
 
     public static let keyFileName = "device.key"
     public static let infoFileName = "device.json"
@@ -45,7 +52,7 @@ public struct DeviceIdentity: @unchecked Sendable { // the key is immutable; sig
         }
         let info: DeviceInfo
         do { info = try DeviceInfo.read(infoPath) } catch { throw .damaged("\(error)") }
-        let identity = DeviceIdentity(deviceID: info.deviceID, signingKey: key)
+        let identity = DeviceIdentity(signingKey: key, deviceID: info.deviceID, createdUTC: info.createdUTC)
         guard info.publicKey == identity.publicKey else { throw .damaged("\(infoPath): its public key is not the device key's") }
         guard info.deviceID == deviceID else { throw .mismatch(stored: info.deviceID, requested: deviceID) }
         return identity
@@ -53,13 +60,12 @@ public struct DeviceIdentity: @unchecked Sendable { // the key is immutable; sig
 
     /// Makes a new identity for `deviceID` in `stateDirectory` (first boot, or after a damaged one was quarantined).
     public static func create(stateDirectory: String, deviceID: String, utcNow: Int64) throws(Failure) -> DeviceIdentity {
-        let identity = DeviceIdentity(deviceID: deviceID, signingKey: Curve25519.Signing.PrivateKey())
+        let identity = DeviceIdentity(signingKey: Curve25519.Signing.PrivateKey(), deviceID: deviceID, createdUTC: utcNow)
         do {
             try PosixFile.makeDirectories(stateDirectory, mode: 0o700)
             try FileBytes.writeDurably(stateDirectory + "/" + keyFileName,
                                        Array((Hex.encode(identity.signingKey.rawRepresentation) + "\n").utf8), mode: 0o600)
-            let info = DeviceInfo(deviceID: deviceID, publicKey: identity.publicKey, createdUTC: utcNow)
-            try FileBytes.writeDurably(stateDirectory + "/" + infoFileName, info.bytes, mode: 0o644)
+            try FileBytes.writeDurably(stateDirectory + "/" + infoFileName, identity.info.bytes, mode: 0o644)
         } catch {
             throw .io(error)
         }

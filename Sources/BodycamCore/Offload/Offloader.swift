@@ -1,18 +1,30 @@
-import Foundation
+import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Sends finalized recordings to central records while the camera is docked, a slice at a time as time
-/// passes (so a transfer takes time, and an undock can interrupt it anywhere):
-/// segments first, then the signature, then the manifest; each file is verified at the destination
-/// before it is put in place; a recording's local files are deleted only once all of its files are
-/// verified there. The audit trail and device.json follow at the end of each session. A new dock starts
-/// again from what is not yet verified.
+/// passes (so a transfer takes time, and an undock can interrupt it anywhere).
+///
+/// It trusts only signed data: a recording is offloaded only if its manifest parses, names itself
+/// correctly and verifies against the device's own key, and every file it lists is a regular file of
+/// the size it says; everything else stays on the camera, reported. File names come from the manifest
+/// only after `EvidenceNames` accepted them (no separators, no `..`), and local files are opened without
+/// following links. Per recording: segments first, then the signature, then the manifest; each file is
+/// verified at the destination before it is put in place; the recording's local files are deleted only
+/// once all of them are verified there. At the end of a session the audit trail, cut at a fresh signed
+/// checkpoint, and its head follow. A new dock starts again from what is not yet verified.
 public final class Offloader {
     public struct Job: Equatable {
+        /// The recording (nil for the audit trail and its head).
         public var recording: String?
+        /// Folder at the records: the recording id, or `audit`.
+        public var folder: String
         public var file: String
-        public var localPath: String
         public var sha256: String
         public var bytes: Int
+        /// Sent from memory (signature, manifest, audit copy) rather than from a local file.
+        var data: [UInt8]?
     }
 
     public struct Progress: Equatable, Sendable {
@@ -26,61 +38,84 @@ public final class Offloader {
         case complete
     }
 
+    /// A recording the offloader will not send, and why (it stays on the camera).
+    public struct Skipped: Equatable, Sendable {
+        public var name: String
+        public var reason: String
+    }
+
     public let target: RecordsTarget
     private let recordingsDirectory: String
-    private let stateDirectory: String
-    private let deviceID: String
+    private let identity: DeviceIdentity
+    /// device.json as the camera has it: what the records pin on first delivery.
+    private let deviceInfo: DeviceInfo
     private var jobs: [Job] = []
     private var next = 0
     private var transfer: RecordsTransfer?
     private var source: Int32 = -1
+    private var directory: Int32 = -1
     private var sent = 0
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
     public private(set) var progress = Progress()
     public private(set) var isActive = false
-    private var pendingTail = false // device.json and the audit trail still to send
-    private let checkpoint: () -> Void
+    /// Recordings found at the start of the session that will not be sent.
+    public private(set) var skipped: [Skipped] = []
+    private var pendingTail = false // the audit trail and its head still to send
+    private let checkpoint: () -> AuditHead?
+    private let auditPath: String
 
-    /// - Parameter checkpoint: signs the audit trail before it is sent, so the copy ends signed.
-    public init(target: RecordsTarget, recordingsDirectory: String, stateDirectory: String, deviceID: String,
-                checkpoint: @escaping () -> Void) {
+    /// - Parameter checkpoint: signs the audit trail and returns its head, so the copy sent ends signed.
+    public init(target: RecordsTarget, recordingsDirectory: String, auditPath: String, identity: DeviceIdentity,
+                deviceInfo: DeviceInfo, checkpoint: @escaping () -> AuditHead?) {
         self.checkpoint = checkpoint
         self.target = target
         self.recordingsDirectory = recordingsDirectory
-        self.stateDirectory = stateDirectory
-        self.deviceID = deviceID
+        self.auditPath = auditPath
+        self.identity = identity
+        self.deviceInfo = deviceInfo
     }
 
     deinit {
-        transfer?.abandon()
-        if source >= 0 { close(source) }
+        interrupt()
         buffer.deallocate()
     }
 
-    /// Plans a session: every file of every finalized recording not yet verified at the target.
+    /// Plans a session: every file of every finalized, verifiable recording not yet verified at the target.
     public func start() {
+        interrupt()
         jobs = []
         next = 0
+        skipped = []
         progress = Progress()
-        let names = PosixFile.list(recordingsDirectory).sorted()
-        for m in names where m.hasSuffix(".manifest.json") {
-            let id = String(m.dropLast(".manifest.json".count))
-            let manifestPath = recordingsDirectory + "/" + m
-            guard let bytes = FileBytes.read(manifestPath),
-                  let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { continue }
-            var recordingJobs: [Job] = []
-            for s in json["segments"] as? [[String: Any]] ?? [] {
-                let file = s["file"] as? String ?? ""
-                recordingJobs.append(Job(recording: id, file: file, localPath: recordingsDirectory + "/" + file,
-                                         sha256: s["sha256"] as? String ?? "", bytes: s["bytes"] as? Int ?? 0))
+        directory = retrying { open(recordingsDirectory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        let deviceID = identity.deviceID
+        for name in PosixFile.list(recordingsDirectory).sorted() {
+            guard case .manifest(let id) = EvidenceNames.kind(of: name) else { continue }
+            do throws(EvidenceError) {
+                guard id.deviceID == deviceID else { throw EvidenceError("belongs to device \(id.deviceID), not \(deviceID)") }
+                let signed = try SignedManifest.read(directory: recordingsDirectory, id: id, dirfd: directory)
+                guard signed.isSigned(by: identity.publicKey) else {
+                    throw EvidenceError("signature does not verify with this camera's key (\(identity.publicKey.fingerprint))")
+                }
+                var recordingJobs: [Job] = []
+                for s in signed.manifest.segments {
+                    guard let (fd, size) = try? FileBytes.openRegular(s.file, at: directory) else {
+                        throw EvidenceError("\(s.file): missing or not a regular file")
+                    }
+                    close(fd)
+                    guard size == Int64(s.bytes) else { throw EvidenceError("\(s.file): \(size) bytes, the manifest says \(s.bytes)") }
+                    recordingJobs.append(Job(recording: id.text, folder: id.text, file: s.file, sha256: s.sha256, bytes: s.bytes))
+                }
+                let sig = signed.signature.fileBytes
+                recordingJobs.append(Job(recording: id.text, folder: id.text, file: EvidenceNames.signatureName(id),
+                                         sha256: Hex.encode(SHA256.hash(data: sig)), bytes: sig.count, data: sig))
+                recordingJobs.append(Job(recording: id.text, folder: id.text, file: name, sha256: signed.sha256,
+                                         bytes: signed.bytes.count, data: signed.bytes))
+                jobs += recordingJobs
+                progress.recordingsTotal += 1
+            } catch {
+                skipped.append(Skipped(name: name, reason: error.message))
             }
-            for f in [RecordingManifest.signatureName(id), m] {
-                let p = recordingsDirectory + "/" + f
-                recordingJobs.append(Job(recording: id, file: f, localPath: p, sha256: FileBytes.sha256(p) ?? "",
-                                         bytes: Int(PosixFile.size(p) ?? 0)))
-            }
-            jobs += recordingJobs
-            progress.recordingsTotal += 1
         }
         progress.filesTotal = jobs.count
         progress.bytesTotal = jobs.reduce(0) { $0 + $1.bytes }
@@ -95,51 +130,65 @@ public final class Offloader {
             guard next < jobs.count else {
                 if pendingTail {
                     pendingTail = false
-                    checkpoint()
-                    addTailJobs() // audit trail and device identity, as they are at the end of the session
+                    do { try addTailJobs() } catch {
+                        fail(error.message, onOutcome)
+                        return
+                    }
                     continue
                 }
                 isActive = false
+                closeDirectory()
                 onOutcome(.complete)
                 return
             }
             let job = jobs[next]
-            if transfer == nil {
-                if sent == 0 && target.hasVerified(device: deviceID, recording: job.recording, file: job.file, sha256: job.sha256) {
-                    finishJob(job, onOutcome)
-                    continue
-                }
-                do {
-                    source = open(job.localPath, O_RDONLY | O_CLOEXEC)
-                    guard source >= 0 else { throw IOError(operation: "open", path: job.localPath, errno: errno) }
-                    transfer = try target.begin(device: deviceID, recording: job.recording, file: job.file)
+            do throws(RecordsError) {
+                if transfer == nil {
+                    if next == 0 { try target.admit(device: deviceInfo) } // refused before a byte is stored
+                    switch try target.stored(device: identity.deviceID, folder: job.folder, file: job.file, sha256: job.sha256) {
+                    case .same:
+                        finishJob(job, onOutcome)
+                        continue
+                    case .different:
+                        throw RecordsError("\(job.folder)/\(job.file): the records hold different contents under that name (write-once): refused",
+                                           refusal: true)
+                    case .absent:
+                        break
+                    }
+                    if job.data == nil {
+                        do { source = try FileBytes.openRegular(job.file, at: directory).fd } catch {
+                            throw RecordsError("\(recordingsDirectory)/\(job.file): \(error)")
+                        }
+                    }
+                    transfer = try target.begin(device: identity.deviceID, folder: job.folder, file: job.file)
                     sent = 0
-                } catch {
-                    fail("\(error)", onOutcome)
-                    return
                 }
-            }
-            // Only the bytes planned: the audit trail grows while we send it.
-            let n = read(source, buffer.baseAddress, min(buffer.count, left, job.bytes - sent))
-            if n < 0 { fail("read \(job.localPath): errno \(errno)", onOutcome); return }
-            do {
+                // Only the bytes planned.
+                let want = min(buffer.count, left, job.bytes - sent)
+                let n: Int
+                if let data = job.data {
+                    n = want
+                    data.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + sent, byteCount: n) }
+                } else {
+                    n = retrying { pread(source, buffer.baseAddress, want, off_t(sent)) }
+                    if n < 0 { throw RecordsError(IOError(operation: "read", path: recordingsDirectory + "/" + job.file, errno: errno)) }
+                }
                 if n > 0 {
                     try transfer!.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                     sent += n
                     left -= n
                     progress.bytesDone += job.recording == nil ? 0 : n
-                    continue
+                    if sent < job.bytes { continue }
                 }
                 // End of the file: make it durable there, check it there, put it in place.
                 guard try transfer!.finish(sha256: job.sha256) else {
                     transfer = nil
-                    fail("\(job.file): the copy at the records does not match its SHA-256", onOutcome)
-                    return
+                    throw RecordsError("\(job.file): the copy at the records does not match its SHA-256")
                 }
                 transfer = nil
                 finishJob(job, onOutcome)
             } catch {
-                fail("\(error)", onOutcome)
+                fail(error.message, onOutcome)
                 return
             }
         }
@@ -152,6 +201,11 @@ public final class Offloader {
         if source >= 0 { close(source); source = -1 }
         sent = 0
         isActive = false
+        closeDirectory()
+    }
+
+    private func closeDirectory() {
+        if directory >= 0 { close(directory); directory = -1 }
     }
 
     private func finishJob(_ job: Job, _ onOutcome: (Outcome) -> Void) {
@@ -163,23 +217,30 @@ public final class Offloader {
         onOutcome(.fileVerified(job))
         // The manifest goes last: once it is verified, so is every file of the recording.
         if let id = job.recording, job.file == RecordingManifest.jsonName(id) {
-            let files = jobs.filter { $0.recording == id }
             var freed: Int64 = 0
-            for f in files {
-                freed += PosixFile.size(f.localPath) ?? 0
-                unlink(f.localPath)
+            for f in jobs where f.recording == id {
+                freed += Int64(f.bytes)
+                unlinkat(directory, f.file, 0)
             }
-            try? PosixFile.syncDirectory(recordingsDirectory)
+            fsync(directory)
             progress.recordingsDone += 1
             onOutcome(.recordingOffloaded(id: id, freedBytes: freed))
         }
     }
 
-    private func addTailJobs() {
-        for (file, path) in [("device.json", stateDirectory + "/device.json"), (AuditLog.fileName, stateDirectory + "/" + AuditLog.fileName)] {
-            jobs.append(Job(recording: nil, file: file, localPath: path, sha256: FileBytes.sha256(path) ?? "",
-                            bytes: Int(PosixFile.size(path) ?? 0)))
+    /// The audit trail as of a fresh checkpoint, and the signed head of exactly those entries.
+    private func addTailJobs() throws(RecordsError) {
+        guard let head = checkpoint() else { throw RecordsError("could not sign the audit trail for the records") }
+        let trail: [UInt8]
+        do { trail = Array(try FileBytes.contents(auditPath, limit: AuditTrail.maxFileBytes).prefix(head.bytes)) } catch {
+            throw RecordsError("\(error)")
         }
+        guard trail.count == head.bytes else { throw RecordsError("\(auditPath): shorter than its signed head") }
+        let headBytes = head.fileBytes
+        jobs.append(Job(recording: nil, folder: RecordsNames.auditFolder, file: RecordsNames.auditCopy(entries: head.entries),
+                        sha256: Hex.encode(SHA256.hash(data: trail)), bytes: trail.count, data: trail))
+        jobs.append(Job(recording: nil, folder: RecordsNames.auditFolder, file: RecordsNames.auditHeadCopy(entries: head.entries),
+                        sha256: Hex.encode(SHA256.hash(data: headBytes)), bytes: headBytes.count, data: headBytes))
     }
 
     private func fail(_ message: String, _ onOutcome: (Outcome) -> Void) {

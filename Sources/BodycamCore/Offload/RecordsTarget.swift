@@ -2,76 +2,78 @@
 import Glibc
 #endif
 
+/// Why central records did not take something: a refusal (unknown or mismatching key, a different file
+/// under an existing name) or an I/O failure.
+public struct RecordsError: Error, Equatable, CustomStringConvertible, Sendable {
+    public var message: String
+    /// The records refused (a trust or write-once rule), as opposed to failing.
+    public var isRefusal: Bool
+    public init(_ message: String, refusal: Bool = false) {
+        self.message = message
+        isRefusal = refusal
+    }
+    public init(_ io: IOError) { self.init(io.description) }
+    public var description: String { message }
+}
+
+/// What the records hold under a name.
+public enum StoredFile: Equatable, Sendable {
+    case absent
+    /// The same bytes (by SHA-256): nothing to send.
+    case same
+    /// Different bytes: records are write-once, so the name can never be replaced.
+    case different
+}
+
 /// Where docked cameras deliver their recordings: the force's central records. A local folder here;
-/// a network records server can implement the same calls.
+/// a network records service implements the same calls. The records are the trust anchor: they pin each
+/// device's key on its first delivery and refuse a different key for that id afterwards, and they are
+/// write-once: a name that exists is never replaced.
 public protocol RecordsTarget: AnyObject {
     /// Human-readable location, for events.
     var location: String { get }
-    /// True if the target already holds this file, verified, with this SHA-256.
-    func hasVerified(device: String, recording: String?, file: String, sha256: String) -> Bool
+    /// Admits a device before anything of it is stored: pins its key the first time, refuses a device
+    /// whose key differs from the pinned one.
+    func admit(device: DeviceInfo) throws(RecordsError)
+    /// What the records hold under `folder/file` of `device` (folder: a recording id, or `audit`).
+    func stored(device: String, folder: String, file: String, sha256: String) throws(RecordsError) -> StoredFile
     /// Starts (or restarts) receiving a file.
-    func begin(device: String, recording: String?, file: String) throws(IOError) -> RecordsTransfer
+    func begin(device: String, folder: String, file: String) throws(RecordsError) -> RecordsTransfer
 }
 
 /// One file on its way to the records. `finish` makes it durable, checks its SHA-256 *at the
-/// destination*, and only then puts it in place under its real name.
+/// destination*, and only then puts it in place under its real name, never over an existing one.
 public protocol RecordsTransfer: AnyObject {
-    func append(_ bytes: UnsafeRawBufferPointer) throws(IOError)
+    func append(_ bytes: UnsafeRawBufferPointer) throws(RecordsError)
     /// Returns false (and leaves nothing in place) if the stored bytes do not hash to `sha256`.
-    func finish(sha256: String) throws(IOError) -> Bool
+    func finish(sha256: String) throws(RecordsError) -> Bool
     func abandon()
 }
 
-/// Central records as a folder: `<root>/<device>/<recording>/<file>`, plus `<root>/<device>/device.json`
-/// and `audit.jsonl`. Files arrive as `.incoming` and are renamed into place once verified.
-public final class RecordsFolder: RecordsTarget {
-    public let root: String
-    public var location: String { root }
-    public init(root: String) { self.root = root }
+/// The names central records accept from a device: nothing else can name a path there.
+public enum RecordsNames {
+    public static let auditFolder = "audit"
+    public static let trustedKeysFile = "trusted-keys"
 
-    func directory(device: String, recording: String?) -> String {
-        root + "/" + device + (recording.map { "/" + $0 } ?? "")
-    }
+    /// `000000123.jsonl` / `000000123.head.json`: the trail (and its head) as of a dock, by entry count.
+    public static func auditCopy(entries: Int) -> String { EvidenceNames.padded(entries, 9) + ".jsonl" }
+    public static func auditHeadCopy(entries: Int) -> String { EvidenceNames.padded(entries, 9) + ".head.json" }
 
-    public func hasVerified(device: String, recording: String?, file: String, sha256: String) -> Bool {
-        FileBytes.sha256(directory(device: device, recording: recording) + "/" + file) == sha256
-    }
-
-    public func begin(device: String, recording: String?, file: String) throws(IOError) -> RecordsTransfer {
-        let dir = directory(device: device, recording: recording)
-        try PosixFile.makeDirectories(dir)
-        let incoming = dir + "/" + file + ".incoming"
-        unlink(incoming) // an interrupted earlier attempt starts again
-        return FolderTransfer(file: try PosixFile.createNew(incoming, mode: 0o644), final: dir + "/" + file, directory: dir)
-    }
-
-    final class FolderTransfer: RecordsTransfer {
-        let file: PosixFile
-        let final: String
-        let directory: String
-        init(file: PosixFile, final: String, directory: String) {
-            self.file = file
-            self.final = final
-            self.directory = directory
-        }
-
-        func append(_ bytes: UnsafeRawBufferPointer) throws(IOError) { try file.write(bytes) }
-
-        func finish(sha256: String) throws(IOError) -> Bool {
-            try file.sync()
-            file.close()
-            // Read back what the records now hold: the copy is checked where it landed.
-            guard FileBytes.sha256(file.path) == sha256 else {
-                unlink(file.path)
-                return false
+    /// True if `file` may be stored in `folder` of `device`.
+    public static func isAcceptable(device: String, folder: String, file: String) -> Bool {
+        guard FrameStamp.isValidDeviceID(device) else { return false }
+        if folder == auditFolder {
+            for suffix in [".jsonl", ".head.json"] where file.hasSuffix(suffix) {
+                let stem = file.dropLast(suffix.count)
+                return stem.count == 9 && stem.utf8.allSatisfy(EvidenceNames.isDigit)
             }
-            try PosixFile.renameDurably(from: file.path, to: final, directory: directory)
-            return true
+            return false
         }
-
-        func abandon() {
-            file.close()
-            unlink(file.path)
+        guard let id = EvidenceNames.RecordingID.parse(folder), id.deviceID == device else { return false }
+        switch EvidenceNames.kind(of: file) {
+        case .segment(let s): return s.recording == id
+        case .manifest(let m), .signature(let m): return m == id
+        default: return false
         }
     }
 }

@@ -48,9 +48,9 @@ public final class DeviceRuntime {
         self.camera = camera
         self.dock = dock
         offloader = dock.map { d in
-            Offloader(target: d.target, recordingsDirectory: camera.settings.recordingsDirectory,
-                      stateDirectory: camera.settings.stateDirectory, deviceID: camera.identity.deviceID,
-                      checkpoint: { camera.audit.checkpoint(mono: camera.now, utc: camera.utcNow) })
+            Offloader(target: d.target, recordingsDirectory: camera.settings.recordingsDirectory, auditPath: camera.audit.path,
+                      identity: camera.identity, deviceInfo: camera.identity.info,
+                      checkpoint: { camera.audit.checkpoint(mono: camera.now, utc: camera.utcNow).head })
         }
         var c = config
         let s = camera.settings
@@ -301,6 +301,11 @@ public final class DeviceRuntime {
                                 ("recordings", .int(Int64(p.recordingsTotal))), ("files", .int(Int64(p.filesTotal))),
                                 ("bytes", .int(Int64(p.bytesTotal)))])
         camera.record("offload-started", [("recordings", .int(Int64(p.recordingsTotal))), ("bytes", .int(Int64(p.bytesTotal)))])
+        // Recordings the camera cannot vouch for stay on it, said out loud.
+        for s in o.skipped {
+            camera.emit("offload", [("action", .string("skipped")), ("file", .string(s.name)), ("reason", .string(s.reason))])
+            camera.record("offload-skipped", [("file", .string(s.name)), ("reason", .string(s.reason))])
+        }
     }
 
     private func offloadOutcome(_ outcome: Offloader.Outcome) {
