@@ -63,5 +63,6 @@ bench: build
 test-powercut: build
 	BODYCAM_BIN=$(CURDIR)/$(BIN) BODYCAM_POWERCUT_KILLS=$${KILLS:-500} $(SWIFT) test --filter PowerCutTests
 
+# Build products only: no make target deletes recordings (./storage is the device's evidence).
 clean:
-	rm -rf .build storage
+	rm -rf .build

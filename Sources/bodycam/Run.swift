@@ -35,8 +35,8 @@ struct Run: ParsableCommand {
     var syncInterval = DurationOption(argument: "1s")!
     @Option(help: "Seed of the synthetic source.") var seed: UInt64 = 1
     @Option(help: "Device id stamped into every frame.") var deviceId = "BWV-0001"
-    @Option(help: "UTC at start, YYYY-MM-DDTHH:MM:SSZ, or 'now' (default: 2026-01-01T08:00:00Z, fixed so reruns are identical).")
-    var utcStart = "2026-01-01T08:00:00Z"
+    @Option(help: "UTC at start, YYYY-MM-DDTHH:MM:SSZ, or 'now' (default: the machine's clock on the real clock; 2026-01-01T08:00:00Z on the virtual clock, fixed so reruns are identical). Never before the last time recorded on this storage.")
+    var utcStart: String?
     @Option(help: "Sensor noise of synthetic frames, 0-64 (0 compresses unrealistically well).") var noise = 6
     @Option(help: "virtual: time moves only by script commands, as fast as the machine goes (reruns are identical); real: wall-clock time; auto: real when a person types at a terminal, else virtual.")
     var clock: ClockChoice = .auto
@@ -81,9 +81,9 @@ struct Run: ParsableCommand {
         s.deviceID = deviceId
         s.noise = noise
         s.syncInterval = syncInterval.nanos
-        if utcStart == "now" {
-            s.utcStart = nil
-        } else {
+        if utcStart == nil || utcStart == "now" {
+            s.utcStart = nil // chosen in run() once the clock is known
+        } else if let utcStart {
             guard let t = UTC.parse(utcStart) else {
                 throw ValidationError("--utc-start '\(utcStart)': expected YYYY-MM-DDTHH:MM:SSZ or 'now'")
             }
@@ -125,6 +125,8 @@ struct Run: ParsableCommand {
         // A live camera runs on real time; synthetic frames on the virtual clock unless asked otherwise.
         let realTime = cameraPath != nil || clock == .real || (clock == .auto && person)
         let cameraClock: CameraClock = realTime ? MonotonicClock() : VirtualClock()
+        // A fixed start keeps virtual-clock reruns byte-identical; a real clock follows the machine's.
+        if utcStart == nil && !realTime { settings.utcStart = CameraSettings.virtualClockStart }
         var frameSource: FrameSource?
         if let file = source {
             do {
@@ -178,9 +180,14 @@ struct Run: ParsableCommand {
         if !r.isEmpty {
             camera.emit("recovery", [("segments_rebuilt", .array(r.segmentsRebuilt.map { .string($0) })),
                                      ("manifests_written", .array(r.manifestsWritten.map { .string($0) })),
+                                     ("manifests_logged", .array(r.manifestsLogged.map { .string($0) })),
                                      ("empty_segments_removed", .array(r.emptySegmentsRemoved.map { .string($0) })),
+                                     ("quarantined", .array(r.quarantined.map {
+                                         .object([("file", .string($0.file)), ("moved_to", .string($0.movedTo)), ("reason", .string($0.reason))])
+                                     })),
                                      ("frames_recovered", .int(Int64(r.framesRecovered)))])
         }
+        for a in camera.boot.alerts { camera.emit("alert", [("kind", .string(a.kind)), ("message", .string(a.message))]) }
         if person {
             diagnostic("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 @testable import BodycamCore
@@ -23,8 +24,11 @@ struct EvidenceTests {
         return dir
     }
 
+    /// The original device's key, as enrolment recorded it.
+    static let keys: String = try! TestSupport.trustedKeys([original])
+
     static func verify(_ path: String) throws -> TestSupport.Output {
-        try TestSupport.bodycam(["verify", path])
+        try TestSupport.verify(path, keys: keys)
     }
 
     static func segments(_ storage: String) -> [String] { TestSupport.segments(in: storage) }
@@ -141,20 +145,23 @@ struct EvidenceTests {
             body(&lines)
             try (lines.joined(separator: "\n") + "\n").write(toFile: p, atomically: true, encoding: .utf8)
         }
-        try check({ try editAudit($0) { $0[3] = $0[3].replacingOccurrences(of: "holster", with: "button") } },
-                  expect: "audit entry 5: hash chain broken")
+        // The entry that says what started the first recording (0-based index `k`, entry k + 1).
+        let trail = try String(contentsOfFile: Self.original + "/state/audit.jsonl", encoding: .utf8).split(separator: "\n")
+        let k = try #require(trail.firstIndex { $0.contains("\"trigger\":\"holster\"") })
+        try check({ try editAudit($0) { $0[k] = $0[k].replacingOccurrences(of: "holster", with: "button") } },
+                  expect: "audit entry \(k + 2): hash chain broken")
         try check({ try editAudit($0) { $0.remove(at: 2) } }, expect: "audit entry 3")
         try check({ try editAudit($0) { $0.swapAt(2, 3) } }, expect: "audit entry 3")
         // An edited entry with the whole chain recomputed after it: the signed checkpoint catches it.
         try check({ try editAudit($0) { lines in
-            lines[3] = lines[3].replacingOccurrences(of: "holster", with: "button")
+            lines[k] = lines[k].replacingOccurrences(of: "holster", with: "button")
             var prev = ""
             for i in 0..<lines.count {
-                if i > 3, let r = lines[i].range(of: "\"prev\":\"") {
+                if i > k, let r = lines[i].range(of: "\"prev\":\"") {
                     let start = r.upperBound, end = lines[i].index(start, offsetBy: 64)
                     lines[i].replaceSubrange(start..<end, with: prev)
                 }
-                prev = Hex.encode(SHA256Digest.of(Array(lines[i].utf8)))
+                prev = Hex.encode(SHA256.hash(data: Array(lines[i].utf8)))
             }
         } }, expect: "signature does not match the chain")
     }

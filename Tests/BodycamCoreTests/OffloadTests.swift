@@ -31,7 +31,7 @@ struct OffloadTests {
         let clock = try #require(out.events("clock").first)
         #expect(clock["correction_s"] as? Double == -1.5)
         // Everything at the destination verifies, including the audit trail that travelled with it.
-        let verify = try TestSupport.bodycam(["verify", records])
+        let verify = try TestSupport.verifyRecords(records)
         #expect(verify.status == 0, "\(verify.stdout)")
         #expect(verify.lines.filter { $0.hasPrefix("ok") }.count == 3)
         #expect(TestSupport.segments(in: storage).isEmpty)
@@ -76,7 +76,7 @@ struct OffloadTests {
             e["recording"] is String ? e["file"] as? String : nil
         }
         #expect(verified.count == 6 && Set(verified).count == 6)
-        let verify = try TestSupport.bodycam(["verify", records])
+        let verify = try TestSupport.verifyRecords(records)
         #expect(verify.status == 0, "\(verify.stdout)")
     }
 
@@ -89,7 +89,7 @@ struct OffloadTests {
         #expect(out.events("alert").contains { $0["kind"] as? String == "records-unavailable" })
         #expect(Self.offloadEvents(out, "failed").count == 1)
         #expect(TestSupport.segments(in: storage).count == 2)
-        #expect(try TestSupport.bodycam(["verify", storage]).status == 0)
+        #expect(try TestSupport.verify(storage, trusting: storage).status == 0)
     }
 
     @Test(.enabled(if: ScenarioTests.canMount, "needs root to mount a small tmpfs"))

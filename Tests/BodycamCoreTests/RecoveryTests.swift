@@ -12,6 +12,12 @@ struct RecoveryTests {
         return (dir, identity, audit)
     }
 
+    static func keys(_ identity: DeviceIdentity) throws -> String {
+        let path = TestSupport.temporaryDirectory("keys") + "/trusted-keys"
+        try (TrustedKeys.line(deviceID: identity.deviceID, key: identity.publicKey) + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// Writes an unfinished segment of `frames` stamped frames, as a crash leaves it (no index, header
     /// with zero counts), optionally followed by `tail` garbage bytes (a frame cut off mid-write).
     static func unfinishedSegment(_ dir: String, frames: Int, tail: [UInt8] = []) throws -> String {
@@ -47,22 +53,23 @@ struct RecoveryTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A frame cut off mid-write: a chunk header promising more bytes than the file has.
         _ = try Self.unfinishedSegment(dir, frames: 7, tail: Array("00dc".utf8) + [0x00, 0x10, 0x00, 0x00] + [0xFF, 0xD8, 1, 2, 3])
-        let r = try Recovery.run(directory: dir + "/recordings", identity: identity, audit: audit, mono: 0, utc: 0)
+        let r = try Recovery.run(directory: dir + "/recordings", identity: identity, audit: audit, quarantine: Quarantine(storage: dir), mono: 0, utc: 0)
         #expect(r.segmentsRebuilt == ["20260101T080000.000Z_T-1-000001_001.avi"])
         #expect(r.framesRecovered == 7 && r.manifestsWritten == ["T-1-000001.manifest.json"])
         let avi = try TestSupport.checkSegment(dir + "/recordings/" + r.segmentsRebuilt[0], width: 64, height: 48, fps: 25)
         #expect(avi.frames.count == 7 && avi.stamp(6)?.sequence == 6)
-        let verify = try TestSupport.bodycam(["verify", dir])
+        audit.checkpoint(mono: 0, utc: 0)
+        let verify = try TestSupport.verify(dir, keys: try Self.keys(identity))
         #expect(verify.status == 0 && verify.stdout.contains("recovered after power loss"), "\(verify.stdout)")
         // Running it again finds nothing to do.
-        #expect(try Recovery.run(directory: dir + "/recordings", identity: identity, audit: audit, mono: 0, utc: 0).isEmpty)
+        #expect(try Recovery.run(directory: dir + "/recordings", identity: identity, audit: audit, quarantine: Quarantine(storage: dir), mono: 0, utc: 0).isEmpty)
     }
 
     @Test func aSegmentWithNoWholeFrameIsRemoved() throws {
         let (dir, identity, audit) = try Self.storage()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let part = try Self.unfinishedSegment(dir, frames: 0, tail: [1, 2, 3])
-        let r = try Recovery.run(directory: dir + "/recordings", identity: identity, audit: audit, mono: 0, utc: 0)
+        let r = try Recovery.run(directory: dir + "/recordings", identity: identity, audit: audit, quarantine: Quarantine(storage: dir), mono: 0, utc: 0)
         #expect(r.emptySegmentsRemoved.count == 1 && !FileManager.default.fileExists(atPath: part))
         #expect(r.manifestsWritten.isEmpty)
     }
@@ -81,7 +88,9 @@ struct RecoveryTests {
         #expect(reopened.repairedBytes == partial.count && reopened.entries == 2)
         reopened.append("audit-repaired", mono: 0, utc: 0)
         reopened.checkpoint(mono: 0, utc: 0)
-        var v = Verifier()
+        var trusted = TrustedKeys()
+        try trusted.add(deviceID: identity.deviceID, key: identity.publicKey)
+        var v = Verifier(trusted: trusted)
         v.verify(path: audit.path)
         #expect(v.failures.isEmpty, "\(v.findings)")
     }

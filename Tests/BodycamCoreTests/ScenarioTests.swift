@@ -110,7 +110,7 @@ struct ScenarioTests {
         let first = try #require(stamps.first?.sequence)
         #expect(stamps.map(\.sequence) == Array(first..<(first + UInt64(stamps.count))))
         #expect(Double(try #require(stamps.last).mono) / 1e9 < Self.seconds(stopped))
-        #expect(try TestSupport.bodycam(["verify", r.records]).status == 0)
+        #expect(try TestSupport.verifyRecords(r.records).status == 0)
     }
 
     @Test func diskFullRefusesRecording() throws {

@@ -61,7 +61,12 @@ def common(name, recordings):
     for rec, seqs in by_recording.items():
         check(seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else False,
               f"{name}: {rec} has {len(seqs)} frames with continuous sequence numbers")
-    v = subprocess.run([bodycam, "verify", os.path.join(out, name + "-storage")], capture_output=True, text=True)
+    storage = os.path.join(out, name + "-storage")
+    # Trust the camera's key as enrolment would record it, never the device.json beside the evidence.
+    key = subprocess.run([bodycam, "key", storage], capture_output=True, text=True).stdout
+    keys = os.path.join(out, name + ".trusted-keys")
+    open(keys, "w").write(key)
+    v = subprocess.run([bodycam, "verify", storage, "--trusted-keys", keys], capture_output=True, text=True)
     check(v.returncode == 0, f"{name}: bodycam verify: " + v.stdout.strip().splitlines()[-1] if v.stdout else "no output")
     return ev, finalized, by_recording
 

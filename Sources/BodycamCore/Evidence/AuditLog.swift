@@ -79,7 +79,7 @@ public final class AuditLog: @unchecked Sendable {
         lastUTCWritten = lastUTC ?? .min
         sinceCheckpoint = trail.lines.count - (trail.lines.lastIndex { $0.entry.event == "checkpoint" }.map { $0 + 1 } ?? 0)
         boots = trail.lines.last { $0.entry.event == "boot" }?.entry.boot ?? 0
-        facts = trail.facts()
+        factsByRecording = trail.facts()
         highestRecordingNumber = trail.lines.compactMap { $0.entry.recordingID.flatMap(EvidenceNames.RecordingID.parse)?.number }.max() ?? 0
     }
 
@@ -91,8 +91,9 @@ public final class AuditLog: @unchecked Sendable {
     public private(set) var lastUTC: Int64?
     /// The boot count of the last `boot` entry found when the log was opened.
     public private(set) var boots = 0
-    /// What the trail said about each recording when it was opened (recovery uses it).
-    public private(set) var facts: [String: AuditTrail.RecordingFacts] = [:]
+    /// What the trail says about each recording (recovery uses it), kept up to date as entries are added.
+    public var facts: [String: AuditTrail.RecordingFacts] { lock.withLock { factsByRecording } }
+    private var factsByRecording: [String: AuditTrail.RecordingFacts] = [:]
     /// The highest recording counter the trail names (ids never repeat).
     public private(set) var highestRecordingNumber = 0
 
@@ -151,6 +152,28 @@ public final class AuditLog: @unchecked Sendable {
         sinceCheckpoint += 1
         lastUTCWritten = at
         lastHash = Hex.encode(SHA256.hash(data: line))
+        noteFacts(event, fields)
         return nil
+    }
+
+    /// Keeps `facts` current for the entries recovery reads back (the same rules as `AuditTrail.facts`).
+    private func noteFacts(_ event: String, _ fields: [(String, JSON)]) {
+        func text(_ key: String) -> String? {
+            if case .string(let s)? = fields.first(where: { $0.0 == key })?.1 { return s }
+            return nil
+        }
+        guard let id = text("recording") ?? text("id") else { return }
+        switch event {
+        case "recording-started":
+            factsByRecording[id, default: AuditTrail.RecordingFacts()].started = true
+            factsByRecording[id]!.trigger = text("trigger")
+            if case .double(let d)? = fields.first(where: { $0.0 == "prerecord_s" })?.1 { factsByRecording[id]!.prerecordSeconds = d }
+        case "recording-finalized", "recovery":
+            if let m = text("manifest_sha256") { factsByRecording[id, default: AuditTrail.RecordingFacts()].loggedManifestSHA256 = m }
+        case "offloaded":
+            factsByRecording[id, default: AuditTrail.RecordingFacts()].offloaded = true
+        default:
+            break
+        }
     }
 }

@@ -192,21 +192,22 @@ public struct SignedManifest: Sendable {
     /// Throws a message naming the file and the check.
     public static func read(directory: String, id: EvidenceNames.RecordingID, dirfd: Int32? = nil) throws(EvidenceError) -> SignedManifest {
         let manifestName = EvidenceNames.manifestName(id), sigName = EvidenceNames.signatureName(id)
-        func load(_ name: String, limit: Int) throws(EvidenceError) -> [UInt8] {
+        func load(_ name: String, limit: Int, what: String) throws(EvidenceError) -> [UInt8] {
             do {
                 if let dirfd { return try FileBytes.contents(name, limit: limit, at: dirfd) }
                 return try FileBytes.contents(directory + "/" + name, limit: limit)
             } catch {
-                throw EvidenceError("\(directory)/\(name): \(error)")
+                if case .missing = error { throw EvidenceError("\(directory)/\(name): \(what): missing") }
+                throw EvidenceError("\(directory)/\(name): \(what): \(error)")
             }
         }
-        let bytes = try load(manifestName, limit: RecordingManifest.maxFileBytes)
+        let bytes = try load(manifestName, limit: RecordingManifest.maxFileBytes, what: "manifest")
         let manifest: RecordingManifest
         do { manifest = try RecordingManifest.parse(bytes) } catch { throw EvidenceError("\(directory)/\(manifestName): manifest: \(error.message)") }
         guard manifest.recordingID == id.text else {
             throw EvidenceError("\(directory)/\(manifestName): manifest: names recording \(manifest.recordingID), not \(id.text)")
         }
-        guard let signature = Signature(fileBytes: try load(sigName, limit: 4096)) else {
+        guard let signature = Signature(fileBytes: try load(sigName, limit: 4096, what: "signature")) else {
             throw EvidenceError("\(directory)/\(sigName): signature: not one canonical base64 Ed25519 signature")
         }
         return SignedManifest(manifest: manifest, bytes: bytes, signature: signature)

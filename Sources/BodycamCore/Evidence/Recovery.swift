@@ -156,6 +156,27 @@ public struct Recovery {
                  ("segments", .int(Int64(manifest.segments.count))), ("frames", .int(Int64(manifest.frames))),
                  ("manifest_sha256", .string(digest))])
         }
+        // 4. Recordings the trail says started, of which nothing reached the disk: an empty recovered manifest,
+        //    so that the trail and the recordings agree and the gap is on record.
+        let present = Set(PosixFile.list(directory).compactMap { name -> String? in
+            switch EvidenceNames.kind(of: name) {
+            case .segment(let s): return s.recording.text
+            case .manifest(let id): return id.text
+            default: return nil
+            }
+        })
+        for (id, f) in audit.facts.sorted(by: { $0.key < $1.key })
+        where f.started && f.loggedManifestSHA256 == nil && !f.offloaded && !present.contains(id) {
+            guard let rid = EvidenceNames.RecordingID.parse(id), rid.deviceID == identity.deviceID else { continue }
+            let manifest = RecordingManifest(
+                deviceID: identity.deviceID, recordingID: id, trigger: f.trigger ?? "unknown", startUTC: utc, endUTC: utc,
+                prerecordSeconds: f.prerecordSeconds ?? 0, markers: f.markers, segments: [], droppedFrames: 0, lostFrames: 0,
+                complete: false, recovered: true)
+            let digest = try manifest.write(to: directory, identity: identity)
+            result.manifestsWritten.append(EvidenceNames.manifestName(rid))
+            log([("action", .string("manifest-written")), ("recording", .string(id)), ("segments", .int(0)), ("frames", .int(0)),
+                 ("reason", .string("no frame of it reached the disk")), ("manifest_sha256", .string(digest))])
+        }
         return result
     }
 

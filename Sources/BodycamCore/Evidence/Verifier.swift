@@ -139,7 +139,7 @@ public struct Verifier {
         }
         let signed: SignedManifest
         do { signed = try SignedManifest.read(directory: dir, id: id) } catch {
-            fail(path, "manifest", error.message)
+            fail(path, "evidence", error.message)
             return (nil, [])
         }
         let m = signed.manifest
@@ -211,8 +211,8 @@ public struct Verifier {
         }
         guard let key = key(for: head.deviceID, near: Self.parent(path), subject: path) else { return nil }
         do {
-            try trail.check(head: head, key: key, deviceID: head.deviceID)
             try trail.checkCheckpoints(key: key)
+            try trail.check(head: head, key: key, deviceID: head.deviceID)
             try trail.checkTimeOrder()
         } catch {
             fail(path, "audit", error.message)

@@ -15,8 +15,11 @@ public struct CameraSettings: Sendable {
     public var storage = "storage"
     public var seed: UInt64 = 1
     public var deviceID = "BWV-0001"
-    /// UTC at camera start. Fixed by default in virtual-clock runs so reruns are byte-identical.
-    public var utcStart: Int64? = UTC.parse("2026-01-01T08:00:00Z")
+    /// UTC at camera start (nil: the machine's clock). Fixed by default in virtual-clock runs so reruns are
+    /// byte-identical; the camera never starts before the last time recorded on its storage.
+    public var utcStart: Int64? = CameraSettings.virtualClockStart
+    /// 2026-01-01T08:00:00Z.
+    public static let virtualClockStart: Int64 = 1_767_254_400 * Nanos.perSecond
     /// Sensor-like noise in synthetic frames (0-64).
     public var noise = 6
     /// How often the open segment is made durable (camera time).

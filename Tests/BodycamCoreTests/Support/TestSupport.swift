@@ -62,6 +62,35 @@ enum TestSupport {
         try run(binary, arguments, stdin: stdin)
     }
 
+    /// A trusted-keys file holding the keys of these device storages, as enrolment would record them
+    /// (`bodycam key STORAGE`).
+    static func trustedKeys(_ storages: [String]) throws -> String {
+        var lines = ""
+        for s in storages {
+            let o = try bodycam(["key", s])
+            guard o.status == 0 else { throw TestError("bodycam key \(s): \(o.stderr)") }
+            lines += o.stdout
+        }
+        let path = temporaryDirectory("keys") + "/trusted-keys"
+        try lines.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// `bodycam verify PATH --trusted-keys KEYS`.
+    static func verify(_ path: String, keys: String) throws -> Output {
+        try bodycam(["verify", path, "--trusted-keys", keys])
+    }
+
+    /// `bodycam verify PATH`, trusting the key of the device whose storage is `storage`.
+    static func verify(_ path: String, trusting storage: String) throws -> Output {
+        try verify(path, keys: try trustedKeys([storage]))
+    }
+
+    /// `bodycam verify RECORDS`, trusting the keys the records pinned.
+    static func verifyRecords(_ records: String) throws -> Output {
+        try verify(records, keys: records + "/trusted-keys")
+    }
+
     /// Locates a tool on PATH (ffprobe, ffmpeg, djpeg).
     static func tool(_ name: String) -> String {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
