@@ -198,11 +198,25 @@ public struct AVIReader {
         JPEGMarkers.comments(frameBytes(i)).lazy.compactMap { FrameStamp.parse($0) }.first
     }
 
-    /// Callers check `at + 4 <= bytes.count`.
-    private func fourCC(_ at: Int) -> String {
-        String(decoding: bytes[at..<(at + 4)], as: UTF8.self)
-    }
+    /// A four-character code, for comparisons and messages. Callers check `at + 4 <= bytes.count`.
+    private func fourCC(_ at: Int) -> RIFFID { RIFFID(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]) }
     private func u32(_ at: Int) -> Int {
         Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24
+    }
+}
+
+/// Four bytes of a RIFF id, compared without building a String (the reader runs over every chunk).
+private struct RIFFID: Equatable, ExpressibleByStringLiteral, CustomStringConvertible {
+    let value: UInt32
+    init(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+        value = UInt32(a) | UInt32(b) << 8 | UInt32(c) << 16 | UInt32(d) << 24
+    }
+    init(stringLiteral s: StaticString) {
+        precondition(s.utf8CodeUnitCount == 4)
+        let p = s.utf8Start
+        self.init(p[0], p[1], p[2], p[3])
+    }
+    var description: String {
+        String(decoding: (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) }, as: UTF8.self)
     }
 }
