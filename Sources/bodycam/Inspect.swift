@@ -16,14 +16,15 @@ struct Inspect: ParsableCommand {
         }
         func stampJSON(_ i: Int) -> JSON {
             guard let s = avi.stamp(i) else { return .null }
-            return .object([("seq", .int(Int64(s.sequence))), ("utc", .string(UTC.iso(s.utc))),
+            return .object([("seq", .int(Int64(s.sequence))), ("src", .int(Int64(s.sourceSequence))), ("utc", .string(UTC.iso(s.utc))),
                             ("mono", .double(Double(s.mono) / 1e9)), ("device", .string(s.deviceID)),
                             ("bytes", .int(Int64(avi.frames[i].count)))])
         }
         var fields: [(String, JSON)] = [
             ("path", .string(path)), ("width", .int(Int64(avi.width))), ("height", .int(Int64(avi.height))),
             ("fps", .int(Int64(avi.fps))), ("frames", .int(Int64(avi.frames.count))),
-            ("header_frames", .int(Int64(avi.headerFrames))), ("index_entries", .int(Int64(avi.indexEntries))),
+            ("empty_chunks", .int(Int64(avi.emptyChunks.count))), ("header_frames", .int(Int64(avi.headerFrames))),
+            ("index_entries", .int(Int64(avi.indexEntries))),
         ]
         if !avi.frames.isEmpty {
             fields.append(("first", stampJSON(0)))

@@ -41,9 +41,10 @@ struct TimeAndStampTests {
         id.withUnsafeBytes { FrameStamp.write(deviceID: $0, sequence: 123, utc: 1_767_254_404_100_000_000,
                                               mono: 4_100_000_000, to: &w) }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<w.count]), as: UTF8.self)
-        #expect(text == "BWV1 dev=BWV-0001 seq=0000000123 utc=2026-01-01T08:00:04.100Z mono=000000004.100000000")
+        #expect(text == "BWV1 dev=BWV-0001 seq=0000000123 src=0000000123 utc=2026-01-01T08:00:04.100Z mono=000000004.100000000")
         let parsed = try #require(FrameStamp.parse(Array(text.utf8)))
-        #expect(parsed == FrameStamp(deviceID: "BWV-0001", sequence: 123, utc: 1_767_254_404_100_000_000, mono: 4_100_000_000))
+        #expect(parsed == FrameStamp(deviceID: "BWV-0001", sequence: 123, sourceSequence: 123, utc: 1_767_254_404_100_000_000,
+                                     mono: 4_100_000_000))
         #expect(FrameStamp.parse(Array("JFIF something".utf8)) == nil)
     }
 

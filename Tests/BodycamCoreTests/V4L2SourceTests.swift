@@ -193,7 +193,9 @@ struct V4L2SourceTests {
         let s = try Self.source(sim)
         try s.start()
         sim.inject = [call: [errno]]
-        #expect(throws: FrameSourceError.self) { _ = try s.nextFrame() }
+        // Which error, not only its type: lost (so the runtime reopens), naming the device and errno.
+        let expected = "/dev/sim: " + String(cString: strerror(errno)) + " (errno \(errno))"
+        #expect(throws: FrameSourceError.deviceLost(expected)) { _ = try s.nextFrame() }
         do { _ = try s.nextFrame() } catch {} // the device stays usable for the test's cleanup
     }
 
@@ -214,7 +216,9 @@ struct V4L2SourceTests {
         let sim = SimulatedV4L2()
         sim.inject = ["streamon": [EIO]]
         let s = try Self.source(sim)
-        #expect(throws: FrameSourceError.self) { try s.start() }
+        #expect(throws: FrameSourceError.deviceLost("/dev/sim: STREAMON: " + String(cString: strerror(EIO)) + " (errno \(EIO))")) {
+            try s.start()
+        }
         #expect(sim.calls.suffix(2) == ["reqbufs(0)", "close"]) // cleaned up
         try s.start() // reopened and streaming
         #expect(try s.nextFrame() != nil)

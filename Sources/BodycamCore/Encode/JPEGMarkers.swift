@@ -75,15 +75,20 @@ public enum JPEGMarkers {
         return o
     }
 
-    /// The payloads of all COM segments before the scan data.
-    public static func comments(_ jpeg: [UInt8]) -> [ArraySlice<UInt8>] {
+    /// The payloads of all COM segments before the scan data. Total on any bytes: a segment whose length
+    /// runs past the end stops the walk.
+    public static func comments(_ jpeg: [UInt8]) -> [ArraySlice<UInt8>] { comments(jpeg[...]) }
+
+    /// Same, on a slice of a larger buffer (a frame inside a file), without copying it.
+    public static func comments(_ jpeg: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
         var found: [ArraySlice<UInt8>] = []
-        var i = 2
-        while i + 4 <= jpeg.count, jpeg[i] == 0xFF {
+        let start = jpeg.startIndex, end = jpeg.endIndex
+        var i = start + 2
+        while i + 4 <= end, jpeg[i] == 0xFF {
             let marker = jpeg[i + 1]
             if marker == sos || marker == eoi { break }
             let length = Int(jpeg[i + 2]) << 8 | Int(jpeg[i + 3])
-            guard length >= 2, i + 2 + length <= jpeg.count else { break }
+            guard length >= 2, i + 2 + length <= end else { break }
             if marker == com { found.append(jpeg[(i + 4)..<(i + 2 + length)]) }
             i += 2 + length
         }

@@ -1,52 +1,95 @@
 /// The per-frame metadata every saved JPEG carries in a COM segment, so that a single frame pulled out of
 /// a recording still says which camera took it, when (UTC), and where it sits in the capture sequence:
 ///
-///     BWV1 dev=BWV-0001 seq=0000000123 utc=2026-01-01T08:00:04.100Z mono=000000004.100000000
+///     BWV1 dev=BWV-0001 seq=0000000123 src=0000000125 utc=2026-01-01T08:00:04.100Z mono=000000004.100000000
 ///
-/// Fixed-width fields: the text is formatted into a preallocated buffer on every frame without allocating.
+/// `seq` numbers the frames the camera stored; `src` is the source's own frame number (V4L2 `sequence`),
+/// so a gap in `src` shows frames the driver skipped. Both are the low 10 digits.
+/// Fixed-width fields: the text is formatted into a preallocated buffer on every frame without allocating,
+/// and parsing accepts exactly that layout, nothing looser.
 public struct FrameStamp: Equatable, Sendable {
     public var deviceID: String
     public var sequence: UInt64
+    public var sourceSequence: UInt64
     public var utc: Int64
     public var mono: Nanos
+
+    public init(deviceID: String, sequence: UInt64, sourceSequence: UInt64, utc: Int64, mono: Nanos) {
+        self.deviceID = deviceID
+        self.sequence = sequence
+        self.sourceSequence = sourceSequence
+        self.utc = utc
+        self.mono = mono
+    }
 
     public static let magic: StaticString = "BWV1"
     /// Longest device id we accept, so a stamp always fits its buffer.
     public static let maxDeviceIDLength = 32
+    /// Bytes of a stamp without the device id: "BWV1 dev=" (9), " seq=" + 10, " src=" + 10,
+    /// " utc=" + 24, " mono=" + 19 = 93.
+    static let fixedBytes = 93
+    /// 93 + 32 = 125 bytes at most.
     public static let capacity = 128
+    static let sequenceModulus: UInt64 = 10_000_000_000
 
     /// Checks that a device id is 1-32 characters of letters, digits, '-' or '_'.
     public static func isValidDeviceID(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.count <= maxDeviceIDLength && id.utf8.allSatisfy {
-            ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95
-        }
+        !id.isEmpty && id.utf8.count <= maxDeviceIDLength && id.utf8.allSatisfy(isDeviceIDByte)
     }
 
-    /// Writes the stamp for one frame. `deviceID` is the pre-encoded ASCII id.
-    public static func write(deviceID: UnsafeRawBufferPointer, sequence: UInt64, utc: Int64, mono: Nanos,
-                             to w: inout ASCIIWriter) {
+    @inline(__always) static func isDeviceIDByte(_ b: UInt8) -> Bool {
+        (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 45 || b == 95
+    }
+
+    /// Writes the stamp for one frame. `deviceID` is the pre-encoded ASCII id; `sourceSequence` the
+    /// source's own number for the frame.
+    public static func write(deviceID: UnsafeRawBufferPointer, sequence: UInt64, sourceSequence: UInt64, utc: Int64,
+                             mono: Nanos, to w: inout ASCIIWriter) {
         w.text(magic); w.text(" dev="); w.bytes(deviceID)
-        w.text(" seq="); w.digits(Int(sequence % 10_000_000_000), 10)
+        w.text(" seq="); w.digits(Int(sequence % sequenceModulus), 10)
+        w.text(" src="); w.digits(Int(sourceSequence % sequenceModulus), 10)
         w.text(" utc="); UTC.writeISO(utc, to: &w)
         w.text(" mono="); w.digits(Int(mono / Nanos.perSecond), 9); w.byte(".")
         w.digits(Int(mono % Nanos.perSecond), 9)
     }
 
-    /// Reads a stamp back from COM segment bytes; nil if it is not one of ours.
+    /// For callers without a numbering of their own at the source (tests, the overhead benchmark):
+    /// the source sequence is the stored one.
+    public static func write(deviceID: UnsafeRawBufferPointer, sequence: UInt64, utc: Int64, mono: Nanos,
+                             to w: inout ASCIIWriter) {
+        write(deviceID: deviceID, sequence: sequence, sourceSequence: sequence, utc: utc, mono: mono, to: &w)
+    }
+
+    /// Reads a stamp back from COM segment bytes; nil if it is not exactly one of ours. Total: the length
+    /// is checked before anything is copied, and every number is a fixed count of digits.
     public static func parse<C: Collection>(_ bytes: C) -> FrameStamp? where C.Element == UInt8 {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var fields: [Substring: Substring] = [:]
-        let parts = text.split(separator: " ")
-        guard parts.first == "BWV1" else { return nil }
-        for part in parts.dropFirst() {
-            guard let eq = part.firstIndex(of: "=") else { return nil }
-            fields[part[..<eq]] = part[part.index(after: eq)...]
+        guard bytes.count > fixedBytes, bytes.count <= fixedBytes + maxDeviceIDLength else { return nil }
+        let b = Array(bytes)
+        var p = 0
+        func literal(_ s: StaticString) -> Bool {
+            let ok = s.withUTF8Buffer { t in p + t.count <= b.count && b[p..<(p + t.count)].elementsEqual(t) }
+            if ok { p += s.utf8CodeUnitCount }
+            return ok
         }
-        guard let dev = fields["dev"], let seqText = fields["seq"], let seq = UInt64(seqText),
-              let utcText = fields["utc"], let utc = UTC.parse(String(utcText)),
-              let monoText = fields["mono"] else { return nil }
-        let monoParts = monoText.split(separator: ".")
-        guard monoParts.count == 2, let s = Int64(monoParts[0]), let ns = Int64(monoParts[1]) else { return nil }
-        return FrameStamp(deviceID: String(dev), sequence: seq, utc: utc, mono: s * Nanos.perSecond + ns)
+        func digits(_ n: Int) -> UInt64? {
+            guard p + n <= b.count else { return nil }
+            var v: UInt64 = 0
+            for i in p..<(p + n) {
+                guard b[i] >= 48, b[i] <= 57 else { return nil }
+                v = v * 10 + UInt64(b[i] - 48) // at most 10 digits: no overflow
+            }
+            p += n
+            return v
+        }
+        let idLength = b.count - fixedBytes
+        guard literal("BWV1 dev="), b[p..<(p + idLength)].allSatisfy(isDeviceIDByte) else { return nil }
+        let id = String(decoding: b[p..<(p + idLength)], as: UTF8.self)
+        p += idLength
+        guard literal(" seq="), let seq = digits(10), literal(" src="), let src = digits(10), literal(" utc="),
+              p + 24 <= b.count, let utc = UTC.parse(String(decoding: b[p..<(p + 24)], as: UTF8.self)) else { return nil }
+        p += 24
+        guard literal(" mono="), let s = digits(9), literal("."), let ns = digits(9), p == b.count else { return nil }
+        return FrameStamp(deviceID: id, sequence: seq, sourceSequence: src, utc: utc,
+                          mono: Nanos(s) * Nanos.perSecond + Nanos(ns))
     }
 }

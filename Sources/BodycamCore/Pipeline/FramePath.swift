@@ -82,8 +82,8 @@ public final class FramePath {
     private func store(_ frame: CapturedFrame) {
         let utcNow = utc.utc(frame.mono)
         var w = ASCIIWriter(stamp)
-        FrameStamp.write(deviceID: UnsafeRawBufferPointer(deviceID), sequence: nextSequence, utc: utcNow,
-                         mono: frame.mono, to: &w)
+        FrameStamp.write(deviceID: UnsafeRawBufferPointer(deviceID), sequence: nextSequence,
+                         sourceSequence: frame.sequence, utc: utcNow, mono: frame.mono, to: &w)
         let comment = UnsafeRawBufferPointer(rebasing: stamp[0..<w.count])
 
         let needed: Int

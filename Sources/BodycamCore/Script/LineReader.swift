@@ -44,7 +44,8 @@ public final class LineReader {
             }
             if let timeout {
                 var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                let ms = Int32(min(timeout / Nanos.perMillisecond, Nanos(Int32.max)))
+                // Clamped: a negative or huge timeout must not trap converting to poll's Int32.
+                let ms = Int32(min(max(timeout / Nanos.perMillisecond, 0), Nanos(Int32.max)))
                 let r = poll(&p, 1, ms)
                 if r == 0 || (r < 0 && errno == EINTR) { return .nothingYet }
             }

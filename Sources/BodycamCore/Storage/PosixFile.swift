@@ -25,6 +25,45 @@ public struct PosixFile {
         return PosixFile(fd: fd, path: path)
     }
 
+    /// Opens an existing regular file for reading (or reading and writing). No symlink is followed
+    /// (O_NOFOLLOW) and a FIFO or device cannot block the open (O_NONBLOCK, then fstat): anything but a
+    /// regular file fails with EINVAL.
+    public static func openExisting(_ path: String, writable: Bool = false) throws(IOError) -> PosixFile {
+        let fd = retrying { open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+        guard fd >= 0 else { throw IOError(operation: "open", path: path, errno: errno) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            _ = Glibc.close(fd)
+            throw IOError(operation: "fstat", path: path, errno: e)
+        }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            _ = Glibc.close(fd)
+            throw IOError(operation: "open (not a regular file)", path: path, errno: EINVAL)
+        }
+        return PosixFile(fd: fd, path: path)
+    }
+
+    /// The file's size now (fstat).
+    public func size() throws(IOError) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw IOError(operation: "fstat", path: path, errno: errno) }
+        return Int(st.st_size)
+    }
+
+    /// Reads `buffer.count` bytes at `offset`, retrying EINTR and short reads. Returns the bytes read:
+    /// fewer only at the end of the file.
+    public func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(IOError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = retrying { Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done)) }
+            guard n >= 0 else { throw IOError(operation: "read", path: path, errno: errno) }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
     public func write(_ bytes: UnsafeRawBufferPointer) throws(IOError) {
         var done = 0
         while done < bytes.count {

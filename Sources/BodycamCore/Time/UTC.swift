@@ -5,7 +5,8 @@ public enum UTC {
         public var year, month, day, hour, minute, second, millisecond: Int
     }
 
-    /// Splits nanoseconds since the Unix epoch into calendar fields (proleptic Gregorian, UTC).
+    /// Splits nanoseconds since the Unix epoch into calendar fields (proleptic Gregorian, UTC). Total on
+    /// Int64: the extremes are 1677-09-21 and 2262-04-11, so every intermediate stays far inside Int64.
     public static func civil(_ nanos: Int64) -> Civil {
         let millis = floorDiv(nanos, 1_000_000)
         let secs = floorDiv(millis, 1000)
@@ -25,7 +26,8 @@ public enum UTC {
                      second: sod % 60, millisecond: Int(millis - secs * 1000))
     }
 
-    /// Nanoseconds since the epoch for calendar fields (inverse of `civil`).
+    /// Nanoseconds since the epoch for calendar fields (inverse of `civil`). The fields must be in range
+    /// (years 1970-2261 as `parse` checks): this is arithmetic, not validation.
     public static func nanos(_ c: Civil) -> Int64 {
         let y = Int64(c.month <= 2 ? c.year - 1 : c.year)
         let era = floorDiv(y, 400)
@@ -38,41 +40,60 @@ public enum UTC {
         return (secs * 1000 + Int64(c.millisecond)) * 1_000_000
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (the form this project writes). Nil if malformed.
+    /// Earliest and latest instants `parse` and `parseCompact` accept: 1970-01-01T00:00:00.000Z to
+    /// 2261-12-31T23:59:59.999Z. Int64 nanoseconds end on 2262-04-11; stopping at the last whole year
+    /// keeps every accepted date (and a day or two of arithmetic on it) far from overflow. Earlier dates
+    /// are never written by the camera.
+    public static let earliest: Int64 = 0
+    public static let latest: Int64 = 9_214_646_399_999_000_000
+    static let years = 1970...2261
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (the form this project writes). Nil if malformed or outside
+    /// `earliest...latest`.
     public static func parse(_ text: String) -> Int64? {
-        let b = Array(text.utf8)
-        guard b.count == 20 || b.count == 24, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
-              b[10] == UInt8(ascii: "T"), b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
-              b.last == UInt8(ascii: "Z") else { return nil }
-        func num(_ from: Int, _ len: Int) -> Int? {
-            var v = 0
-            for i in from..<(from + len) {
-                guard b[i] >= 48, b[i] <= 57 else { return nil }
-                v = v * 10 + Int(b[i] - 48)
-            }
-            return v
+        var text = text
+        return text.withUTF8 { b -> Int64? in
+            guard b.count == 20 || b.count == 24, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+                  b[10] == UInt8(ascii: "T"), b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+                  b[b.count - 1] == UInt8(ascii: "Z") else { return nil }
+            var ms: Int? = 0
+            if b.count == 24 { ms = b[19] == UInt8(ascii: ".") ? number(b, 20, 3) : nil }
+            return fields(year: number(b, 0, 4), month: number(b, 5, 2), day: number(b, 8, 2), hour: number(b, 11, 2),
+                          minute: number(b, 14, 2), second: number(b, 17, 2), millisecond: ms)
         }
-        var ms = 0
-        if b.count == 24 {
-            guard b[19] == UInt8(ascii: "."), let m = num(20, 3) else { return nil }
-            ms = m
-        }
-        guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2),
-              let mi = num(14, 2), let s = num(17, 2),
-              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 60 else { return nil }
-        let c = Civil(year: y, month: mo, day: d, hour: h, minute: mi, second: s, millisecond: ms)
-        // Reject dates like 02-31 that would silently roll over.
-        let n = nanos(c)
-        return civil(n) == c ? n : nil
     }
 
-    /// Parses the compact form of file names, `20260101T080004.100Z`.
+    /// Parses the compact form of file names, `20260101T080004.100Z`. Same range as `parse`.
     public static func parseCompact(_ text: String) -> Int64? {
-        let b = Array(text.utf8)
-        guard b.count == 20, b[8] == UInt8(ascii: "T"), b[15] == UInt8(ascii: "."), b[19] == UInt8(ascii: "Z") else { return nil }
-        let s = String(decoding: b, as: UTF8.self)
-        func sub(_ from: Int, _ len: Int) -> Substring { s.dropFirst(from).prefix(len) }
-        return parse("\(sub(0, 4))-\(sub(4, 2))-\(sub(6, 2))T\(sub(9, 2)):\(sub(11, 2)):\(sub(13, 2)).\(sub(16, 3))Z")
+        var text = text
+        return text.withUTF8 { b -> Int64? in
+            guard b.count == 20, b[8] == UInt8(ascii: "T"), b[15] == UInt8(ascii: "."), b[19] == UInt8(ascii: "Z") else {
+                return nil
+            }
+            return fields(year: number(b, 0, 4), month: number(b, 4, 2), day: number(b, 6, 2), hour: number(b, 9, 2),
+                          minute: number(b, 11, 2), second: number(b, 13, 2), millisecond: number(b, 16, 3))
+        }
+    }
+
+    /// At most 4 ASCII digits (no sign): cannot overflow.
+    private static func number(_ b: UnsafeBufferPointer<UInt8>, _ from: Int, _ len: Int) -> Int? {
+        var v = 0
+        for i in from..<(from + len) {
+            guard b[i] >= 48, b[i] <= 57 else { return nil }
+            v = v * 10 + Int(b[i] - 48)
+        }
+        return v
+    }
+
+    /// Range-checks every field before any arithmetic, then rejects dates like 02-31 that would roll over.
+    private static func fields(year: Int?, month: Int?, day: Int?, hour: Int?, minute: Int?, second: Int?,
+                               millisecond: Int?) -> Int64? {
+        guard let y = year, let mo = month, let d = day, let h = hour, let mi = minute, let s = second,
+              let ms = millisecond, years.contains(y), (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60,
+              s < 60, ms < 1000 else { return nil }
+        let c = Civil(year: y, month: mo, day: d, hour: h, minute: mi, second: s, millisecond: ms)
+        let n = nanos(c)
+        return civil(n) == c ? n : nil
     }
 
     /// `2026-01-01T08:00:04.100Z` (24 bytes).
@@ -96,7 +117,11 @@ public enum UTC {
         ASCIIWriter.string(capacity: 32) { writeCompact(nanos, to: &$0) }
     }
 
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+    /// Division rounding towards minus infinity, for any `a` (negating `a` trapped at Int64.min). `b` > 0.
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b
+        return a % b < 0 ? q - 1 : q
+    }
 }
 
 /// Appends ASCII into caller-owned memory. Writes past the end are dropped and flagged, never a crash.
