@@ -177,7 +177,7 @@ public struct DeviceBoot {
         defer { close(fd) }
         var header = [UInt8](repeating: 0, count: AVILayout.headerBytes)
         guard size >= Int64(header.count), pread(fd, &header, header.count, 0) == header.count,
-              let avi = try? AVIReader(bytes: header + Array("idx1".utf8) + [0, 0, 0, 0]), avi.fps > 0 else {
+              let avi = try? AVIReader(header: header), avi.fps > 0 else {
             return newest.startUTC
         }
         // A segment spans at most 4 h: a damaged count cannot push the clock further.

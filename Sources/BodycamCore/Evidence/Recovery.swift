@@ -38,13 +38,6 @@ public struct Recovery {
         public var description: String { switch self { case .io(let s): return s } }
     }
 
-    /// What finishing an unfinished segment found.
-    enum SegmentOutcome {
-        case complete(frames: Int)
-        case rebuilt(frames: Int)
-        case empty
-    }
-
     /// Repairs `directory` (a device's recordings folder), signing with `identity`. Throws only when the
     /// storage itself fails (cannot rename, cannot write).
     public static func run(directory: String, identity: DeviceIdentity, audit: AuditLog, quarantine: Quarantine,
@@ -76,8 +69,9 @@ public struct Recovery {
                     try isolate(name, "a finished segment of that name exists")
                     continue
                 }
-                let outcome: SegmentOutcome
-                do { outcome = try finishSegment(path) } catch {
+                let outcome: AVIRepair.Outcome
+                do { outcome = try AVIRepair.finish(path: path) } catch {
+                    if case .io(let e) = error { throw e } // the storage failing is not the file's fault
                     try isolate(name, "\(error)")
                     continue
                 }
@@ -179,68 +173,4 @@ public struct Recovery {
         }
         return result
     }
-
-    /// Finishes an unfinished segment in place (see `SegmentOutcome`).
-    static func finishSegment(_ path: String) throws -> SegmentOutcome {
-        // Complete already: header, frames and index all written; only the rename was missing.
-        if let avi = try? AVIReader.read(path: path), !avi.frames.isEmpty, avi.indexEntries == avi.frames.count,
-           avi.headerFrames == avi.frames.count {
-            return .complete(frames: avi.frames.count)
-        }
-        let frames = try rebuildSegment(path)
-        return frames == 0 ? .empty : .rebuilt(frames: frames)
-    }
-
-    /// Scans the frame chunks after the header, keeps the whole ones, and writes index and header.
-    /// Returns the number of frames kept.
-    static func rebuildSegment(_ path: String) throws -> Int {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure.io("\(path): cannot open") }
-        defer { close(fd) }
-        var st = stat()
-        fstat(fd, &st)
-        let size = Int(st.st_size)
-        guard size >= AVILayout.headerBytes else { return 0 }
-        // The header written at open holds the geometry and rate.
-        var header = [UInt8](repeating: 0, count: AVILayout.headerBytes)
-        guard pread(fd, &header, header.count, 0) == header.count,
-              let placeholder = try? AVIReader(bytes: header + Array("idx1".utf8) + [0, 0, 0, 0]) else {
-            throw Failure.io("\(path): header unreadable")
-        }
-        var index: [(offset: Int, length: Int)] = []
-        var pos = AVILayout.headerBytes
-        var largest = 0
-        var chunk = [UInt8](repeating: 0, count: 8)
-        while pos + 8 <= size {
-            guard pread(fd, &chunk, 8, off_t(pos)) == 8, chunk[0...3] == Array("00dc".utf8)[0...3] else { break }
-            let length = Int(chunk[4]) | Int(chunk[5]) << 8 | Int(chunk[6]) << 16 | Int(chunk[7]) << 24
-            let end = pos + AVILayout.chunkBytes(length)
-            guard end <= size, length > 4 else { break }
-            // A frame must be a whole JPEG: it starts with SOI and ends with EOI.
-            var ends = [UInt8](repeating: 0, count: 2), starts = [UInt8](repeating: 0, count: 2)
-            guard pread(fd, &starts, 2, off_t(pos + 8)) == 2, pread(fd, &ends, 2, off_t(pos + 8 + length - 2)) == 2,
-                  starts == [0xFF, 0xD8], ends == [0xFF, 0xD9] else { break }
-            index.append((pos - AVILayout.moviFourCCOffset, length))
-            largest = max(largest, length)
-            pos = end
-        }
-        guard !index.isEmpty else { return 0 }
-        let moviBytes = pos - AVILayout.headerBytes
-        guard ftruncate(fd, off_t(pos)) == 0 else { throw Failure.io("\(path): truncate failed") }
-        var idx = [UInt8]()
-        idx.reserveCapacity(8 + 16 * index.count)
-        func u32(_ v: Int) { for i in 0..<4 { idx.append(UInt8((v >> (8 * i)) & 0xFF)) } }
-        idx += Array("idx1".utf8); u32(16 * index.count)
-        for e in index { idx += Array("00dc".utf8); u32(Int(AVILayout.keyFrameFlag)); u32(e.offset); u32(e.length) }
-        let finalHeader = UnsafeMutableRawBufferPointer.allocate(byteCount: AVILayout.headerBytes, alignment: 16)
-        defer { finalHeader.deallocate() }
-        AVILayout.writeHeader(AVILayout.Header(width: placeholder.width, height: placeholder.height, fps: placeholder.fps,
-                                               frames: index.count, largestFrame: largest, moviBytes: moviBytes, hasIndex: true),
-                              into: finalHeader)
-        guard pwrite(fd, idx, idx.count, off_t(pos)) == idx.count,
-              pwrite(fd, finalHeader.baseAddress, AVILayout.headerBytes, 0) == AVILayout.headerBytes,
-              fsync(fd) == 0 else { throw Failure.io("\(path): write failed") }
-        return index.count
-    }
-
 }
