@@ -18,6 +18,12 @@ func installStopHandlers() {
     }
     signal(SIGTERM) { _ in stopSignal = 1 }
     signal(SIGPIPE, SIG_IGN)
+    // A parent may have started us with these blocked (the mask is inherited): they must get through.
+    var stops = sigset_t()
+    sigemptyset(&stops)
+    sigaddset(&stops, SIGINT)
+    sigaddset(&stops, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &stops, nil)
 }
 
 struct Run: ParsableCommand {
