@@ -5,8 +5,26 @@ import BodycamCore
 import Glibc
 #endif
 
-/// Set by SIGINT/SIGTERM; the capture loop checks it once a frame and shuts down in order.
+/// Set by SIGINT/SIGTERM; the runtime checks it after every frame, every real-clock sleep slice and while
+/// waiting for a script line, then finalizes every recording and exits.
 nonisolated(unsafe) var stopSignal: sig_atomic_t = 0
+
+/// SIGINT/SIGTERM ask for a clean stop; a second SIGINT exits at once (status 130), leaving `.part` files
+/// that the next boot recovers. Installed first thing, so a signal during boot is never the default kill.
+func installStopHandlers() {
+    signal(SIGINT) { _ in
+        if stopSignal != 0 { _exit(130) }
+        stopSignal = 1
+    }
+    signal(SIGTERM) { _ in stopSignal = 1 }
+    signal(SIGPIPE, SIG_IGN)
+    // A parent may have started us with these blocked (the mask is inherited): they must get through.
+    var stops = sigset_t()
+    sigemptyset(&stops)
+    sigaddset(&stops, SIGINT)
+    sigaddset(&stops, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &stops, nil)
+}
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -95,6 +113,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        installStopHandlers()
         let requested = try settings()
         guard (0...100).contains(battery) else { throw ValidationError("--battery \(battery): must be 0 to 100") }
         let negative = dockClockOffset.hasPrefix("-")
@@ -161,9 +180,6 @@ struct Run: ParsableCommand {
             throw ExitCode(2)
         }
         let s = settings
-        signal(SIGINT) { _ in stopSignal = 1 }
-        signal(SIGTERM) { _ in stopSignal = 1 }
-        signal(SIGPIPE, SIG_IGN)
 
         let capacity = storageCapacity ?? min(PosixFile.freeBytes(s.storage) ?? 0, 64 << 30)
         camera.emit("camera", [

@@ -80,6 +80,13 @@ public final class CameraRuntime {
         (path.source as? SyntheticSource)?.utc.utcAtZero += offset
     }
 
+    /// Fault injection: damages the next `count` frames, if the source can (false: it cannot).
+    public func damageNextFrames(_ count: Int) -> Bool {
+        guard let source = path.source as? FrameDamageInjecting else { return false }
+        source.damageNextFrames(count)
+        return true
+    }
+
     /// Virtual clock: before the capture side says or records anything, the writer finishes what it has
     /// been given and its events are printed first. Stdout, the stats and the audit trail then come out
     /// the same on every run (a live camera never waits for the disk, so there the writer prints at once).
@@ -109,18 +116,18 @@ public final class CameraRuntime {
     @discardableResult
     public func startRecording(trigger: String, preRecord: Bool = true) -> String? {
         let (number, id) = ids.next()
-        guard let taken = recorder.startRecording(owner: number, id: id, trigger: trigger,
-                                                  since: clock.now - (preRecord ? settings.preRecord : 0), now: clock.now,
-                                                  utcNow: utcNow) else {
+        guard let started = recorder.startRecording(owner: number, id: id, trigger: trigger,
+                                                    since: clock.now - (preRecord ? settings.preRecord : 0), now: clock.now,
+                                                    utcNow: utcNow) else {
             emit("alert", [("kind", .string("writer-busy")), ("message", .string("recordings still being written; start refused"))])
             return nil
         }
         recordingNumber = number
         recordingID = id
-        let prerecord = taken.firstMono.map { Double(clock.now - $0) / 1e9 } ?? 0
+        // The recorder computed the pre-record once; the event, the audit entry and the manifest all say it.
         let fields: [(String, JSON)] = [("id", .string(id)), ("trigger", .string(trigger)),
-                                        ("prerecord_frames", .int(Int64(taken.frames))),
-                                        ("prerecord_s", .double((prerecord * 1000).rounded() / 1000))]
+                                        ("prerecord_frames", .int(Int64(started.prerecordFrames))),
+                                        ("prerecord_s", .double(started.prerecordSeconds))]
         emit("recording", [("action", .string("started"))] + fields)
         record("recording-started", fields)
         return id

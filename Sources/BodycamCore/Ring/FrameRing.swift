@@ -29,7 +29,7 @@ public struct RingFrame: Equatable, Sendable {
 /// Frame bytes are always contiguous (a frame that does not fit at the end of the arena goes to the
 /// start), so an encoder can write directly into a reservation.
 ///
-/// Not thread-safe: `Recorder` wraps it in a lock. Holding the lock is only needed for these calls, never
+/// Not thread-safe: `RecordingQueue` wraps it in a lock. Holding the lock is only needed for these calls, never
 /// while bytes are encoded into a reservation or written to disk.
 public final class FrameRing {
     public enum Reservation {
@@ -70,6 +70,9 @@ public final class FrameRing {
     private var markedEnd: UInt64 = 0
     /// The writer's position: frames before it are written or will never be recorded.
     public private(set) var writeCursor: UInt64 = 0
+    /// Frames waiting for the writer (they belong to a recording and are not written yet). Kept as frames
+    /// change, so waiting for the writer never depends on a scan that itself moves a cursor.
+    public private(set) var pendingCount = 0
 
     /// - Parameters:
     ///   - arenaBytes: the byte bound; allocated here, once.
@@ -151,7 +154,10 @@ public final class FrameRing {
             owner: currentOwner, written: false)
         head += 1
         headOffset = r.offset + length
-        if currentOwner != 0 { markedEnd = head }
+        if currentOwner != 0 {
+            markedEnd = head
+            pendingCount += 1
+        }
         trim()
         checkInvariants()
     }
@@ -175,12 +181,13 @@ public final class FrameRing {
             if slots[slot].owner == 0 && !slots[slot].written && slots[slot].mono >= since {
                 slots[slot].owner = owner
                 taken += 1
-                bytes += Recorder.storageBytes(slots[slot].length)
+                bytes += segmentStorageBytes(slots[slot].length)
                 if first == nil { first = slots[slot].mono }
                 markedEnd = i + 1
             }
             i += 1
         }
+        pendingCount += taken
         checkInvariants()
         return (taken, first, bytes)
     }
@@ -221,11 +228,25 @@ public final class FrameRing {
         return nil
     }
 
+    /// Whether any frame of recording `owner` still waits for the writer. Pure (moves no cursor):
+    /// pending frames are in recording order, so only the oldest one needs to be looked at.
+    public func hasPending(of owner: UInt32) -> Bool {
+        guard pendingCount > 0 else { return false }
+        var i = max(writeCursor, tail)
+        while i < head {
+            let f = frame(at: i)
+            if f.isPending { return f.owner == owner }
+            i += 1
+        }
+        return false
+    }
+
     /// The writer has put frame `index` in a file: its space can be reused.
     public func markWritten(_ index: UInt64) {
         let slot = Int(index % UInt64(frameCapacity))
         precondition(index >= tail && index < head && slots[slot].isPending, "markWritten of a frame not pending")
         slots[slot].written = true
+        pendingCount -= 1
         if writeCursor <= index { writeCursor = index + 1 }
         trim()
         checkInvariants()
@@ -275,7 +296,7 @@ public final class FrameRing {
     public func checkInvariants() {
         #if DEBUG
         precondition(tail <= head && count <= frameCapacity, "ring count")
-        guard !isEmpty else { precondition(headOffset == 0, "empty ring resets offsets"); return }
+        guard !isEmpty else { precondition(headOffset == 0 && pendingCount == 0, "empty ring resets offsets"); return }
         var wraps = 0
         var previous: RingFrame?
         var i = tail
@@ -300,6 +321,10 @@ public final class FrameRing {
         precondition(wraps == 0 || previous!.offset + previous!.length <= first.offset, "no overlap after wrap")
         precondition(previous!.offset + previous!.length == headOffset, "head offset follows newest frame")
         precondition(held <= arenaBytes, "byte bound")
+        var pending = 0
+        i = tail
+        while i < head { if frame(at: i).isPending { pending += 1 }; i += 1 }
+        precondition(pending == pendingCount, "pending count")
         if first.owner == 0 && !first.written {
             precondition(first.mono > previous!.mono - maxAge, "age bound")
         }

@@ -1,6 +1,11 @@
 /// Carries out the device state machine's decisions on the real frame path, and moves time forward:
 /// frames are captured (when the device captures) up to each deadline of the machine, where it is
 /// ticked. This is the only place where the pure machine meets I/O.
+///
+/// A plain executor: it hands one input to the machine and carries out the list of outputs it gets back,
+/// in order. An input raised while doing so (a start the recorder refused, the storage left after a stop,
+/// a failed offload) waits in a small FIFO and is handled after the list, never in the middle of it, so
+/// the events always follow the machine's state.
 public final class DeviceRuntime {
     public let camera: CameraRuntime
     public private(set) var machine: DeviceMachine
@@ -14,9 +19,14 @@ public final class DeviceRuntime {
     private let storageCapacity: Int64
     private let storageUsedAtStart: Int64
     private var diskFull = false
+    /// Recordings the camera actually started (the machine may ask for one the recorder refuses).
     private var recordingsStarted = 0
-    private var markers = 0
     private var freedBytes: Int64 = 0
+    /// Inputs raised while outputs are carried out, with the time they were raised.
+    private var raised = InputFIFO()
+    private var performing = false
+    /// The longest a real-clock sleep lasts before a stop request (a signal) is looked at again.
+    static let realSleepSlice: Nanos = 50 * Nanos.perMillisecond
     /// When to try reopening a camera that was really lost (not a `fault camera-lost`).
     private var reopenAt: Nanos?
     private var realLoss = false
@@ -82,8 +92,22 @@ public final class DeviceRuntime {
     }
 
     /// Feeds one input to the machine now and carries out what it decides.
-    public func apply(_ input: DeviceInput) {
-        perform(machine.handle(input, at: now))
+    public func apply(_ input: DeviceInput) { apply(input, at: now) }
+
+    /// Feeds one input that happened at `time` (a scripted edge keeps its own time, however late the
+    /// runtime gets to it; never before what the machine has already seen). While outputs are being
+    /// carried out, the input is queued and handled after them.
+    public func apply(_ input: DeviceInput, at time: Nanos) {
+        guard raised.push(input, at: time) else {
+            camera.emit("error", [("source", .string("runtime")), ("message", .string("input queue full: \(input) dropped"))])
+            return
+        }
+        guard !performing else { return }
+        performing = true
+        defer { performing = false }
+        while let (next, t) = raised.pop() {
+            for o in machine.handle(next, at: max(t, machine.now)) { perform(o) }
+        }
     }
 
     /// Runs the camera until `deadline`: frames while capturing, machine deadlines, periodic stats.
@@ -119,6 +143,8 @@ public final class DeviceRuntime {
                     o.work(budget: max(1, Int(d.bytesPerSecond * (until - now) / Nanos.perSecond)), onOutcome: offloadOutcome)
                     progressBar?(o.progress)
                 }
+                // The real clock sleeps in slices so that a stop request is seen within one.
+                if !camera.clock.isVirtual { until = min(until, now + Self.realSleepSlice) }
                 camera.clock.sleep(until: until)
                 if interrupt() { return }
                 if let r = reopenAt, now >= r { reopen() }
@@ -128,7 +154,9 @@ public final class DeviceRuntime {
                 camera.statsEvent()
                 nextStatsAt += statsEvery
             }
-            if let d = machine.nextDeadline, d <= now { apply(.tick) }
+            // At the deadline's own time, and only up to `deadline`: an edge the caller applies at
+            // `deadline` next is then never behind the machine's clock (real clock, slow frames).
+            if let d = machine.nextDeadline, d <= min(now, deadline) { apply(.tick, at: d) }
             if now >= deadline { return }
         }
     }
@@ -183,10 +211,9 @@ public final class DeviceRuntime {
             apply(.cameraBack)
             if capturing { restartCapture() }
         case .corruptFrames(let n):
-            guard let synthetic = camera.path.source as? SyntheticSource else {
+            guard camera.damageNextFrames(n) else {
                 return "corrupt-frames works on the synthetic source only (use vivid's controls for a V4L2 camera)"
             }
-            synthetic.damageNextFrames(n)
         }
         return nil
     }
@@ -199,27 +226,18 @@ public final class DeviceRuntime {
 
     // MARK: - Outputs
 
-    private func perform(_ outputs: [DeviceOutput]) {
-        for o in outputs { perform(o) }
-    }
-
+    /// Carries out one output: its report (event, audit entry) first, then what it does.
     private func perform(_ o: DeviceOutput) {
+        let context = DeviceOutputReport.Context(recordingID: camera.recordingID, markers: machine.markers,
+                                                 lastFrameSequence: max(camera.path.sequence, 1) - 1,
+                                                 batteryPercent: machine.battery.percent)
+        if let report = DeviceOutputReport.of(o, context) {
+            camera.emit(report.event, report.fields)
+            if let a = report.audit { camera.record(a.name, a.fields) }
+        }
         switch o {
-        case .state(let from, let to, let cause):
-            let fields: [(String, JSON)] = [("from", .string(from.rawValue)), ("to", .string(to.rawValue)), ("cause", .string(cause))]
-            camera.emit("state", fields)
-            camera.record("state", fields)
-        case .gesture(let g):
-            camera.emit("gesture", [("button", .string(g.button.rawValue)), ("gesture", .string(g.kind))])
-        case .feedback(let f, let suppressed):
-            camera.emit("feedback", [("kind", .string(f.kind)), ("tones", .int(Int64(f.tones))),
-                                     ("vibrations", .int(Int64(f.vibrations))), ("long_tone", .bool(f.longTone)),
-                                     ("suppressed", .bool(suppressed))])
-        case .led(let led, let suppressed):
-            camera.emit("led", [("pattern", .string(led.rawValue)), ("suppressed", .bool(suppressed))])
-        case .stealth(let on):
-            camera.emit("stealth", [("on", .bool(on))])
-            camera.record("stealth", [("on", .bool(on))])
+        case .state, .gesture, .feedback, .led, .stealth, .battery, .alert, .triggerIgnored:
+            break
         case .startCapture:
             capturing = true
             if machine.cameraOK { restartCapture() } else if realLoss { reopenAt = now }
@@ -227,39 +245,21 @@ public final class DeviceRuntime {
             capturing = false
             camera.stopCapture()
         case .startRecording(let trigger):
-            markers = 0
             if camera.startRecording(trigger: trigger) == nil {
-                apply(.writeFailed)
+                apply(.writeFailed) // queued: handled after this list
             } else {
                 recordingsStarted += 1
             }
         case .splitRecording:
             camera.stopRecording(cause: "max-length")
-            markers = 0
             if camera.startRecording(trigger: "continuation", preRecord: false) != nil { recordingsStarted += 1 }
         case .stopRecording(let cause):
             camera.stopRecording(cause: cause)
             camera.emit("storage", [("free_bytes", .int(storageFree)), ("capacity_bytes", .int(storageCapacity))])
             apply(.storage(freeBytes: storageFree))
         case .marker:
-            markers += 1
-            let seq = max(camera.path.sequence, 1) - 1
-            camera.recorder.addMarker(Marker(number: markers, utc: camera.utcNow, frameSeq: seq))
-            let fields: [(String, JSON)] = [("recording", camera.recordingID.map { .string($0) } ?? .null),
-                                            ("number", .int(Int64(markers))), ("frame_seq", .int(Int64(seq)))]
-            camera.emit("marker", fields)
-            camera.record("marker", fields)
-        case .battery(let percent, let charging):
-            camera.emit("battery", [("level", .int(Int64(percent))), ("charging", .bool(charging))])
-        case .alert(let kind, let message):
-            camera.emit("alert", [("kind", .string(kind)), ("message", .string(message))])
-            camera.record("alert", [("kind", .string(kind)), ("message", .string(message)),
-                                    ("battery", .int(Int64(machine.battery.percent)))])
-        case .triggerIgnored(let source, let reason):
-            camera.emit("trigger", [("source", .string(source.rawValue)), ("action", .string("ignored")), ("reason", .string(reason))])
+            camera.recorder.addMarker(Marker(number: context.markers, utc: camera.utcNow, frameSeq: context.lastFrameSequence))
         case .dock(let docked):
-            camera.emit("dock", [("docked", .bool(docked))])
-            camera.record(docked ? "docked" : "undocked")
             if docked {
                 syncClock()
                 camera.audit.checkpoint(mono: now, utc: camera.utcNow)
@@ -377,7 +377,7 @@ public final class DeviceRuntime {
             ("recording", .bool(machine.isRecording)),
             ("recording_id", camera.recordingID.map { .string($0) } ?? .null),
             ("recording_s", machine.recordingStartedAt.map { .double(Double((now - $0) / Nanos.perMillisecond) / 1000) } ?? .null),
-            ("markers", .int(Int64(markers))),
+            ("markers", .int(Int64(machine.markers))),
             ("recordings", .int(Int64(recordingsStarted))),
             ("local_recordings", .int(Int64(PosixFile.list(camera.settings.recordingsDirectory).filter { $0.hasSuffix(".manifest.json") }.count))),
             ("offloading", .bool(offloader?.isActive ?? false)),
@@ -390,5 +390,31 @@ public final class DeviceRuntime {
             ("prerecord_frames", .int(Int64(snap.framesHeld))),
             ("prerecord_s", .double(snap.oldestMono.map { Double((now - $0) / Nanos.perMillisecond) / 1000 } ?? 0)),
         ]
+    }
+}
+
+/// The runtime's small FIFO of inputs raised while outputs are carried out (a handful at most per list of
+/// outputs). Fixed capacity, allocated once.
+struct InputFIFO {
+    static let capacity = 16
+    private var items: [(DeviceInput, Nanos)?] = Array(repeating: nil, count: InputFIFO.capacity)
+    private var first = 0
+    private var count = 0
+
+    mutating func push(_ input: DeviceInput, at time: Nanos) -> Bool {
+        guard count < Self.capacity else { return false }
+        items[(first + count) % Self.capacity] = (input, time)
+        count += 1
+        return true
+    }
+
+    mutating func pop() -> (DeviceInput, Nanos)? {
+        guard count > 0 else { return nil }
+        defer {
+            items[first] = nil
+            first = (first + 1) % Self.capacity
+            count -= 1
+        }
+        return items[first]
     }
 }

@@ -20,10 +20,21 @@ public final class ScriptRunner {
     public func run() {
         device.powerOn()
         let realTime = !device.camera.clock.isVirtual
+        let input = ScriptInput(reader: reader, clock: device.camera.clock)
+        defer { input.close() }
+        scriptTime = device.now
         loop: while !stop() && !device.sourceEnded {
-            switch reader.next(timeout: realTime ? 0 : nil) {
+            // Virtual clock: time waits for the next line, but a stop request is still seen promptly.
+            guard case .input(let stamped) = input.next(timeout: realTime ? 0 : Self.stopPoll) else {
+                if realTime { device.advance(to: device.now + Self.idleStep, interrupt: stop) }
+                continue
+            }
+            // Real clock: a command starts when its line arrived, or when the script's previous command
+            // ended if that is later (a piped script keeps its own timing however late it is handled).
+            start = realTime ? max(stamped.arrived, scriptTime) : device.now
+            switch stamped.next {
             case .nothingYet:
-                device.advance(to: device.now + 20 * Nanos.perMillisecond, interrupt: stop)
+                continue
             case .endOfInput:
                 break loop
             case .tooLong(let number):
@@ -40,29 +51,40 @@ public final class ScriptRunner {
         device.shutdown()
     }
 
+    /// How long the virtual clock's runner waits for a line before it looks at `stop` again (wall time).
+    static let stopPoll: Nanos = 50 * Nanos.perMillisecond
+    /// Real clock, no line waiting: the camera runs this long before the runner looks again.
+    static let idleStep: Nanos = 20 * Nanos.perMillisecond
+    /// When the command being carried out starts, in camera time.
+    private var start: Nanos = 0
+    /// When the script's last command ended, in camera time.
+    private var scriptTime: Nanos = 0
+
     private func execute(_ command: ScriptCommand, line: Int, text: String) {
         if let reason = refusal(command) {
             error(line: line, reason, text: text)
             return
         }
         let d = device
+        let press = Self.shortPress
         switch command {
         case .press(let b):
-            d.apply(.down(b)); wait(Self.shortPress); d.apply(.up(b))
+            edges([(.down(b), 0), (.up(b), press)])
         case .double(let b):
-            d.apply(.down(b)); wait(Self.shortPress); d.apply(.up(b)); wait(Self.shortPress)
-            d.apply(.down(b)); wait(Self.shortPress); d.apply(.up(b))
+            edges([(.down(b), 0), (.up(b), press), (.down(b), 2 * press), (.up(b), 3 * press)])
         case .hold(let b, let duration):
-            d.apply(.down(b)); wait(duration); d.apply(.up(b))
-        case .down(let b): d.apply(.down(b))
-        case .up(let b): d.apply(.up(b))
-        case .trigger(let t): d.apply(.trigger(t))
-        case .dock: d.apply(.dock)
-        case .undock: d.apply(.undock)
-        case .battery(let p): d.apply(.setBattery(percent: p))
+            edges([(.down(b), 0), (.up(b), duration)])
+        case .down(let b): edges([(.down(b), 0)])
+        case .up(let b): edges([(.up(b), 0)])
+        case .trigger(let t): edges([(.trigger(t), 0)])
+        case .dock: edges([(.dock, 0)])
+        case .undock: edges([(.undock, 0)])
+        case .battery(let p): edges([(.setBattery(percent: p), 0)])
         case .fault(let f):
             if let reason = d.inject(f) { error(line: line, reason, text: text) }
-        case .wait(let duration): wait(duration)
+        case .wait(let duration):
+            d.advance(to: start + duration, interrupt: stop)
+            scriptTime = start + duration
         case .expect(let e):
             let status = d.status()
             guard let actual = status.first(where: { $0.0 == e.field })?.1 else {
@@ -80,6 +102,19 @@ public final class ScriptRunner {
         }
     }
 
+    /// Feeds inputs to the machine at their own times, `offset` after the command's start: the camera
+    /// runs up to each one first, and the machine gets it stamped with its intended time, so a gesture
+    /// keeps its exact spacing however slow the frame path is (on the virtual clock, `start` is now and
+    /// the camera reaches each time exactly).
+    private func edges(_ inputs: [(DeviceInput, Nanos)]) {
+        for (input, offset) in inputs where !stop() {
+            let t = start + offset
+            if t > device.now { device.advance(to: t, interrupt: stop) }
+            device.apply(input, at: t)
+        }
+        scriptTime = start + (inputs.last?.1 ?? 0)
+    }
+
     /// Commands that make no sense in the current state.
     private func refusal(_ command: ScriptCommand) -> String? {
         let m = device.machine
@@ -92,10 +127,6 @@ public final class ScriptRunner {
             return m.isButtonDown(b) ? "\(b.rawValue) is held down (send 'up \(b.rawValue)' first)" : nil
         default: return nil
         }
-    }
-
-    private func wait(_ duration: Nanos) {
-        device.advance(to: device.now + duration, interrupt: stop)
     }
 
     private func error(line: Int, _ message: String, text: String) {

@@ -1,0 +1,219 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The writer thread: takes jobs from the `RecordingQueue`, appends frames straight from the ring's arena
+/// to AVI segments (rotating at the configured duration or size, syncing every `syncInterval`), and
+/// finishes each recording through the evidence step. A segment is only opened for a frame that is about
+/// to be written, and one that ends up with no frame is removed, so every segment file holds video.
+final class RecordingWriter {
+    private let settings: RecorderSettings
+    private let queue: RecordingQueue
+    private let events: EventSink
+    private let evidence: RecordingEvidence
+    private let segment: AVISegmentWriter
+    private var reserve: SpaceReserve
+    private var active: ActiveRecording?
+    private var thread: OSThread?
+
+    /// The open segment, as far as frames actually went into it.
+    struct OpenSegment {
+        var index: Int
+        var path: String
+        var firstSeq: UInt64
+        var firstMono: Nanos
+        var firstUTC: Int64
+        var lastSeq: UInt64
+        var lastUTC: Int64
+        var lastSyncMono: Nanos
+    }
+
+    /// The recording being written. A class: updated in place for every frame, never copied.
+    final class ActiveRecording {
+        var info: RecordingInfo
+        var open: OpenSegment?
+        var segments: [SegmentRecord] = []
+        var failed = false
+        /// Frames of this recording that are in no finished segment.
+        var lostFrames: UInt64 = 0
+        var lastWritten: (mono: Nanos, utc: Int64)?
+
+        init(info: RecordingInfo) {
+            self.info = info
+            segments.reserveCapacity(16)
+        }
+
+        /// When the writer's events about this recording happen: its last written frame's camera time and
+        /// UTC, stamped at capture (so a dock clock correction made since is in them), or its start.
+        var eventTime: (mono: Nanos, utc: Int64) { lastWritten ?? (info.startMono, info.startUTC) }
+    }
+
+    init(settings: RecorderSettings, queue: RecordingQueue, events: EventSink, evidence: Evidence?) {
+        self.settings = settings
+        self.queue = queue
+        self.events = events
+        self.evidence = RecordingEvidence(directory: settings.directory, fps: settings.fps, evidence: evidence, events: events)
+        segment = AVISegmentWriter(width: settings.width, height: settings.height, fps: settings.fps,
+                                   frameCapacity: settings.segmentFrameCapacity)
+        reserve = SpaceReserve(path: settings.directory + "/.space-reserve",
+                               bytes: AVILayout.headerBytes + 8 + settings.segmentFrameCapacity * AVILayout.indexEntryBytes + 65_536)
+        reserve.claim()
+        thread = OSThread { [unowned self] in self.run() }
+    }
+
+    /// Claims the space reserve again (the card has space again).
+    func reclaimReserve() { reserve.claim() }
+
+    /// Waits for the thread to end (after `RecordingQueue.beginShutdown`).
+    func join() {
+        thread?.join()
+        thread = nil
+    }
+
+    private func run() {
+        while true {
+            switch queue.nextJob() {
+            case .write(let index, let frame, let bytes, let recording, let outOfSpace):
+                if active?.info.owner != recording.owner { active = ActiveRecording(info: recording) }
+                let stored = write(frame, bytes: bytes, into: active!, outOfSpace: outOfSpace)
+                queue.written(index, stored: stored)
+            case .finish(let info):
+                finish(info)
+                queue.finished(owner: info.owner)
+            case .exit:
+                return
+            }
+        }
+    }
+
+    /// Appends one frame, rotating segments as needed. False if the frame was lost to a write error.
+    private func write(_ frame: RingFrame, bytes: UnsafeRawBufferPointer, into a: ActiveRecording, outOfSpace: Bool) -> Bool {
+        if a.failed {
+            a.lostFrames += 1
+            return false
+        }
+        var appended = false
+        do throws(IOError) {
+            if let open = a.open, frame.mono - open.firstMono >= settings.segmentMaxDuration
+                || !segment.canAppend(frame.length, maxFileBytes: settings.segmentMaxBytes) {
+                try closeSegment(a)
+            }
+            // An injected full card fails the frame before any file is made for it.
+            if outOfSpace { throw IOError(operation: "write", path: settings.directory, errno: ENOSPC) }
+            if a.open == nil { try openSegment(for: frame, in: a) }
+            try segment.append(bytes)
+            appended = true
+            a.open!.lastSeq = frame.sequence
+            a.open!.lastUTC = frame.utc
+            a.lastWritten = (frame.mono, frame.utc)
+            if frame.mono - a.open!.lastSyncMono >= settings.syncInterval {
+                a.open!.lastSyncMono = frame.mono
+                try segment.sync()
+            }
+            return true
+        } catch {
+            a.failed = true
+            var abandoned: UInt64 = 0
+            if segment.isOpen {
+                if error.isOutOfSpace {
+                    // Give back the reserve so the frames already written get their index and header.
+                    reserve.release()
+                    do { try closeSegment(a) } catch { abandoned = abandonSegment(a) }
+                } else {
+                    abandoned = abandonSegment(a)
+                }
+            }
+            a.open = nil
+            // Appended before a failing sync, the frame is kept if its segment still closed. In an abandoned
+            // segment it is lost with the others (counted there); the frames before it were counted written.
+            let kept = appended && abandoned == 0
+            if !appended { a.lostFrames += 1 }
+            if abandoned > 0 { queue.moveToLost(frames: abandoned - (appended ? 1 : 0)) }
+            queue.fail(error.isOutOfSpace ? .outOfSpace : .ioError)
+            events.emit(Event("error", mono: frame.mono, utc: frame.utc, [
+                ("source", .string("writer")), ("recording", .string(a.info.id)),
+                ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(error.description)),
+            ]))
+            return kept
+        }
+    }
+
+    private func openSegment(for frame: RingFrame, in a: ActiveRecording) throws(IOError) {
+        let index = a.segments.count + 1
+        let path = settings.directory + "/" + Self.segmentName(utc: frame.utc, recording: a.info.id, index: index)
+        do {
+            try segment.open(path: path, directory: settings.directory)
+        } catch {
+            // The writer made the file (unless it was there already): an empty segment is not kept.
+            if error.errno != EEXIST { unlink(path + ".part") }
+            throw error
+        }
+        a.open = OpenSegment(index: index, path: path, firstSeq: frame.sequence, firstMono: frame.mono, firstUTC: frame.utc,
+                             lastSeq: frame.sequence, lastUTC: frame.utc, lastSyncMono: frame.mono)
+    }
+
+    /// Finishes the open segment: closed, renamed, hashed and listed. One with no frame is removed instead.
+    private func closeSegment(_ a: ActiveRecording) throws(IOError) {
+        guard let open = a.open else { return }
+        guard segment.frames > 0 else {
+            segment.abandon()
+            unlink(open.path + ".part")
+            a.open = nil
+            return
+        }
+        let frames = segment.frames
+        let (path, bytes) = try segment.close()
+        a.open = nil
+        queue.countSegmentWritten()
+        a.segments.append(evidence.seal(
+            RecordingEvidence.ClosedSegment(recordingID: a.info.id, index: open.index, path: path, bytes: bytes, frames: frames,
+                                            firstSeq: open.firstSeq, lastSeq: open.lastSeq, firstUTC: open.firstUTC,
+                                            lastUTC: open.lastUTC),
+            at: a.eventTime))
+    }
+
+    /// Leaves a segment that cannot be finished as `.part` for recovery; its frames are in no manifest.
+    /// Returns how many frames it held.
+    private func abandonSegment(_ a: ActiveRecording) -> UInt64 {
+        let frames = UInt64(segment.frames)
+        segment.abandon()
+        if frames == 0, let open = a.open { unlink(open.path + ".part") }
+        a.open = nil
+        a.lostFrames += frames
+        return frames
+    }
+
+    /// Closes the recording's last segment and seals it: manifest, audit entry, `finalized` event.
+    private func finish(_ info: RecordingInfo) {
+        let a = active?.info.owner == info.owner ? active! : ActiveRecording(info: info)
+        a.info = info
+        active = nil
+        if a.open != nil {
+            do { try closeSegment(a) } catch {
+                a.failed = true
+                queue.moveToLost(frames: abandonSegment(a))
+                events.emit(Event("error", mono: a.eventTime.mono, utc: a.eventTime.utc, [
+                    ("source", .string("writer")), ("recording", .string(a.info.id)),
+                    ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(error.description)),
+                ]))
+            }
+        }
+        let time = a.eventTime
+        evidence.seal(recording: info, segments: a.segments, lostFrames: a.lostFrames, complete: !a.failed, at: time)
+        let frames = a.segments.reduce(0) { $0 + $1.frames }, bytes = a.segments.reduce(0) { $0 + $1.bytes }
+        events.emit(Event("recording", mono: time.mono, utc: time.utc, [
+            ("action", .string("finalized")), ("id", .string(info.id)), ("trigger", .string(info.trigger)),
+            ("frames", .int(Int64(frames))), ("segments", .int(Int64(a.segments.count))), ("bytes", .int(Int64(bytes))),
+            ("first_seq", a.segments.first.map { .int(Int64($0.firstSeq)) } ?? .null),
+            ("last_seq", a.segments.last.map { .int(Int64($0.lastSeq)) } ?? .null),
+            ("dropped_frames", .int(Int64(info.droppedFrames))), ("complete", .bool(!a.failed)),
+        ]))
+    }
+
+    /// `20260101T080000.000Z_BWV-0001-000001_001.avi`: sorts in time order, names its recording.
+    static func segmentName(utc: Int64, recording: String, index: Int) -> String {
+        var n = String(index)
+        while n.count < 3 { n = "0" + n }
+        return "\(UTC.compact(utc))_\(recording)_\(n).avi"
+    }
+}
