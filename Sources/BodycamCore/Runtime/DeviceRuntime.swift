@@ -379,7 +379,10 @@ public final class DeviceRuntime {
             ("recording_s", machine.recordingStartedAt.map { .double(Double((now - $0) / Nanos.perMillisecond) / 1000) } ?? .null),
             ("markers", .int(Int64(machine.markers))),
             ("recordings", .int(Int64(recordingsStarted))),
-            ("local_recordings", .int(Int64(PosixFile.list(camera.settings.recordingsDirectory).filter { $0.hasSuffix(".manifest.json") }.count))),
+            ("local_recordings", .int(Int64(PosixFile.list(camera.settings.recordingsDirectory).filter {
+                if case .manifest = EvidenceNames.kind(of: $0) { true } else { false }
+            }.count))),
+            ("quarantined", .int(Int64(Quarantine(storage: camera.settings.storage).contents.count))),
             ("offloading", .bool(offloader?.isActive ?? false)),
             ("camera", .string(machine.cameraOK ? "ok" : "lost")),
             ("storage_free", .int(storageFree)),
