@@ -65,13 +65,16 @@ struct EvidenceMutationTests {
         let storage = try Self.copy("mutation-verify")
         defer { try? FileManager.default.removeItem(atPath: storage) }
         var rng = SeededRandom(seed: 10)
+        let pristines = try Self.evidenceFiles.map { try FileBytes.contents(Self.original + "/" + $0) }
+        let starts = zip(Self.evidenceFiles, pristines).map { $0.hasSuffix(".avi") ? MutationTests.chunkStarts($1) : [] }
         for n in 0..<2000 {
-            let file = Self.evidenceFiles[n % Self.evidenceFiles.count]
+            let which = n % Self.evidenceFiles.count
+            let file = Self.evidenceFiles[which]
             let path = storage + "/" + file
-            let pristine = try FileBytes.contents(Self.original + "/" + file)
+            let pristine = pristines[which]
             let kind = MutationTests.Kind.allCases[rng.below(MutationTests.Kind.allCases.count)]
             let mutated = kind == .headerField && !file.hasSuffix(".avi") ? Self.flip(pristine, &rng)
-                : MutationTests.mutate(pristine, chunkStarts: file.hasSuffix(".avi") ? MutationTests.chunkStarts(pristine) : [], kind, &rng)
+                : MutationTests.mutate(pristine, chunkStarts: starts[which], kind, &rng)
             guard mutated != pristine else { continue }
             try Data(mutated).write(to: URL(fileURLWithPath: path))
             var v = Verifier(trusted: Self.trusted)

@@ -5,7 +5,10 @@ import Foundation
 public struct SegmentRecord: Equatable, Sendable {
     public var index: Int
     public var file: String
+    /// JPEG frames in the file.
     public var frames: Int
+    /// Empty chunks in the file holding the place of frames that never came (so it plays in real time).
+    public var missingFrames: Int = 0
     public var bytes: Int
     public var firstSeq: UInt64
     public var lastSeq: UInt64
@@ -15,7 +18,7 @@ public struct SegmentRecord: Equatable, Sendable {
 
     var json: JSON {
         .object([("index", .int(Int64(index))), ("file", .string(file)), ("frames", .int(Int64(frames))),
-                 ("bytes", .int(Int64(bytes))), ("first_seq", .int(Int64(clamping: firstSeq))),
+                 ("missing_frames", .int(Int64(missingFrames))), ("bytes", .int(Int64(bytes))), ("first_seq", .int(Int64(clamping: firstSeq))),
                  ("last_seq", .int(Int64(clamping: lastSeq))),
                  ("first_utc", .string(UTC.iso(firstUTC))), ("last_utc", .string(UTC.iso(lastUTC))),
                  ("sha256", .string(sha256))])
@@ -102,7 +105,7 @@ public struct RecordingManifest: Equatable, Sendable {
     private struct Wire: Decodable {
         struct WireMarker: Decodable { var number: Int; var utc: String; var frame_seq: UInt64 }
         struct WireSegment: Decodable {
-            var index: Int, file: String, frames: Int, bytes: Int, first_seq: UInt64, last_seq: UInt64
+            var index: Int, file: String, frames: Int, missing_frames: Int, bytes: Int, first_seq: UInt64, last_seq: UInt64
             var first_utc: String, last_utc: String, sha256: String
         }
         var format: String
@@ -144,11 +147,12 @@ public struct RecordingManifest: Equatable, Sendable {
             guard let name = EvidenceNames.Segment.parse(s.file), name.recording == id, name.index == s.index, s.index == i + 1 else {
                 throw EvidenceError("segment \(i + 1): file name '\(s.file.prefix(80))' is not segment \(i + 1) of \(id.text)")
             }
-            guard s.frames >= 1, s.bytes > AVILayout.headerBytes, s.bytes <= AVILayout.maxSegmentBytesLimit,
+            guard s.frames >= 1, s.missing_frames >= 0, s.bytes > AVILayout.headerBytes, s.bytes <= AVILayout.maxSegmentBytesLimit,
                   s.first_seq <= s.last_seq, Hex.isDigest(s.sha256) else {
                 throw EvidenceError("segment \(i + 1): frames, bytes, sequence numbers or hash out of range")
             }
-            segments.append(SegmentRecord(index: s.index, file: s.file, frames: s.frames, bytes: s.bytes, firstSeq: s.first_seq,
+            segments.append(SegmentRecord(index: s.index, file: s.file, frames: s.frames, missingFrames: s.missing_frames,
+                                          bytes: s.bytes, firstSeq: s.first_seq,
                                           lastSeq: s.last_seq, firstUTC: try time(s.first_utc, "first_utc"),
                                           lastUTC: try time(s.last_utc, "last_utc"), sha256: s.sha256))
         }

@@ -132,6 +132,7 @@ public struct Recovery {
                     continue
                 }
                 records.append(SegmentRecord(index: segment.index, file: segment.fileName, frames: avi.frames.count,
+                                             missingFrames: avi.emptyChunks.count,
                                              bytes: Int(size), firstSeq: first.sequence, lastSeq: last.sequence,
                                              firstUTC: first.utc, lastUTC: last.utc, sha256: digest))
             }

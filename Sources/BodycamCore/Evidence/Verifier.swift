@@ -165,7 +165,10 @@ public struct Verifier {
             if digest != s.sha256 { bad("sha256", "does not match the manifest (the file was changed)"); continue }
             let avi: AVIReader
             do { avi = try AVIReader.read(path: segmentPath) } catch { bad("avi", "\(error)"); continue }
-            if avi.frames.count != s.frames { bad("frames", "\(avi.frames.count) frames, manifest says \(s.frames)"); continue }
+            if avi.frames.count != s.frames || avi.emptyChunks.count != s.missingFrames {
+                bad("frames", "\(avi.frames.count) frames and \(avi.emptyChunks.count) missing, manifest says \(s.frames) and \(s.missingFrames)")
+                continue
+            }
             guard let first = avi.stamp(0), let last = avi.stamp(avi.frames.count - 1) else {
                 bad("stamps", "a frame carries no readable stamp"); continue
             }

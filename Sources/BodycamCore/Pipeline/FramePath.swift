@@ -28,6 +28,8 @@ public final class FramePath {
     private let stamp: UnsafeMutableRawBufferPointer
     private var nextSequence: UInt64 = 0
     private var lastSourceSequence: UInt64?
+    /// Source gaps not yet handed to the recorder with a stored frame (they go with the next one).
+    private var unreportedSourceGaps: UInt64 = 0
 
     public init?(source: FrameSource, recorder: Recorder, deviceID: String, quality: Int, utc: UTCMapping) {
         guard FrameStamp.isValidDeviceID(deviceID) else { return nil }
@@ -61,6 +63,7 @@ public final class FramePath {
     /// Starts streaming (again). A restarted source may number its frames afresh: no gap is counted.
     public func startCapture() throws(FrameSourceError) {
         lastSourceSequence = nil
+        unreportedSourceGaps = 0
         try source.start()
     }
 
@@ -69,7 +72,10 @@ public final class FramePath {
         guard let frame = try source.nextFrame() else { return nil }
         defer { source.releaseFrame() }
         counters.captured += 1
-        if let last = lastSourceSequence, frame.sequence > last + 1 { counters.sourceGaps += frame.sequence - last - 1 }
+        if let last = lastSourceSequence, frame.sequence > last &+ 1 {
+            counters.sourceGaps &+= frame.sequence - last - 1
+            unreportedSourceGaps &+= frame.sequence - last - 1
+        }
         lastSourceSequence = frame.sequence
         if frame.isDamaged {
             counters.damaged += 1
@@ -116,7 +122,9 @@ public final class FramePath {
             }
             length = n
         }
-        recorder.commit(length: length, sequence: nextSequence, mono: frame.mono, utc: utcNow)
+        recorder.commit(length: length, sequence: nextSequence, mono: frame.mono, utc: utcNow,
+                        sourceSkipped: UInt32(clamping: unreportedSourceGaps))
+        unreportedSourceGaps = 0
         nextSequence += 1
         counters.stored += 1
     }

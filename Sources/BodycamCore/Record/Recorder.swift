@@ -29,8 +29,9 @@ public final class Recorder: @unchecked Sendable {
     public func reserve(_ byteCount: Int) -> UnsafeMutableRawBufferPointer? { queue.reserve(byteCount) }
 
     @inline(__always)
-    public func commit(length: Int, sequence: UInt64, mono: Nanos, utc: Int64) {
-        queue.commit(length: length, sequence: sequence, mono: mono, utc: utc)
+    /// `sourceSkipped`: frames the source skipped since the frame stored before this one.
+    public func commit(length: Int, sequence: UInt64, mono: Nanos, utc: Int64, sourceSkipped: UInt32 = 0) {
+        queue.commit(length: length, sequence: sequence, mono: mono, utc: utc, sourceSkipped: sourceSkipped)
     }
 
     public func cancelReservation() { queue.cancelReservation() }

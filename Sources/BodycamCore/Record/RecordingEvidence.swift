@@ -31,6 +31,8 @@ final class RecordingEvidence {
         var path: String
         var bytes: Int
         var frames: Int
+        /// Empty chunks holding the place of frames that never came.
+        var placeholders: Int
         var firstSeq: UInt64
         var lastSeq: UInt64
         var firstUTC: Int64
@@ -42,28 +44,29 @@ final class RecordingEvidence {
     func seal(_ s: ClosedSegment, at time: (mono: Nanos, utc: Int64)) -> SegmentRecord {
         let digest = FileBytes.sha256(s.path, buffer: hashBuffer) ?? ""
         let name = String(s.path[s.path.index(after: s.path.lastIndex(of: "/")!)...])
-        let duration = Double(s.frames) / Double(fps)
+        let duration = Double(s.frames + s.placeholders) / Double(fps)
         events.emit(Event("segment", mono: time.mono, utc: time.utc, [
             ("recording", .string(s.recordingID)), ("index", .int(Int64(s.index))), ("path", .string(s.path)),
-            ("frames", .int(Int64(s.frames))), ("bytes", .int(Int64(s.bytes))),
+            ("frames", .int(Int64(s.frames))), ("missing_frames", .int(Int64(s.placeholders))), ("bytes", .int(Int64(s.bytes))),
             ("first_seq", .int(Int64(s.firstSeq))), ("last_seq", .int(Int64(s.lastSeq))),
             ("start_utc", .string(UTC.iso(s.firstUTC))), ("duration_s", .double(duration)),
             ("sha256", .string(digest)),
         ]))
-        return SegmentRecord(index: s.index, file: name, frames: s.frames, bytes: s.bytes, firstSeq: s.firstSeq,
-                             lastSeq: s.lastSeq, firstUTC: s.firstUTC, lastUTC: s.lastUTC, sha256: digest)
+        return SegmentRecord(index: s.index, file: name, frames: s.frames, missingFrames: s.placeholders, bytes: s.bytes,
+                             firstSeq: s.firstSeq, lastSeq: s.lastSeq, firstUTC: s.firstUTC, lastUTC: s.lastUTC, sha256: digest)
     }
 
     /// Signs and writes the recording's manifest and notes it in the audit trail. Its times come from its
     /// segments (a recording with none spans its start only).
-    func seal(recording info: RecordingInfo, segments: [SegmentRecord], lostFrames: UInt64, complete: Bool,
+    func seal(recording info: RecordingInfo, segments: [SegmentRecord], lostFrames: UInt64, sourceSkipped: UInt64, complete: Bool,
               at time: (mono: Nanos, utc: Int64)) {
         guard let evidence else { return }
         let manifest = RecordingManifest(
             deviceID: evidence.identity.deviceID, recordingID: info.id, trigger: info.trigger,
             startUTC: segments.first?.firstUTC ?? info.startUTC, endUTC: segments.last?.lastUTC ?? info.startUTC,
             prerecordSeconds: Double(info.prerecordMilliseconds) / 1000, markers: info.markers, segments: segments,
-            droppedFrames: info.droppedFrames, lostFrames: lostFrames, complete: complete, recovered: false)
+            droppedFrames: info.droppedFrames, lostFrames: lostFrames, complete: complete, recovered: false,
+            sourceSkippedFrames: sourceSkipped)
         do {
             let digest = try manifest.write(to: directory, identity: evidence.identity)
             evidence.audit.append("recording-finalized", mono: time.mono, utc: time.utc, [

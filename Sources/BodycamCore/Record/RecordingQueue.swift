@@ -60,9 +60,9 @@ final class RecordingQueue: @unchecked Sendable {
         }
     }
 
-    func commit(length: Int, sequence: UInt64, mono: Nanos, utc: Int64) {
+    func commit(length: Int, sequence: UInt64, mono: Nanos, utc: Int64, sourceSkipped: UInt32) {
         lock.withLock {
-            ring.commit(length: length, sequence: sequence, mono: mono, utc: utc)
+            ring.commit(length: length, sequence: sequence, mono: mono, utc: utc, sourceSkipped: sourceSkipped)
             if ring.currentOwner != 0 {
                 counters.recordedBytes += segmentStorageBytes(length)
                 lock.broadcast(work)

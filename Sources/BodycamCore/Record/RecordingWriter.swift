@@ -12,6 +12,7 @@ final class RecordingWriter {
     private let events: EventSink
     private let evidence: RecordingEvidence
     private let segment: AVISegmentWriter
+    private let frameInterval: Nanos
     private var reserve: SpaceReserve
     private var active: ActiveRecording?
     private var thread: OSThread?
@@ -37,6 +38,8 @@ final class RecordingWriter {
         /// Frames of this recording that are in no finished segment.
         var lostFrames: UInt64 = 0
         var lastWritten: (mono: Nanos, utc: Int64)?
+        /// Frames the source skipped between this recording's frames (its own sequence gaps).
+        var sourceSkipped: UInt64 = 0
 
         init(info: RecordingInfo) {
             self.info = info
@@ -53,6 +56,7 @@ final class RecordingWriter {
         self.queue = queue
         self.events = events
         self.evidence = RecordingEvidence(directory: settings.directory, fps: settings.fps, evidence: evidence, events: events)
+        frameInterval = Nanos.perSecond / Nanos(max(settings.fps, 1))
         segment = AVISegmentWriter(width: settings.width, height: settings.height, fps: settings.fps,
                                    frameCapacity: settings.segmentFrameCapacity)
         reserve = SpaceReserve(path: settings.directory + "/.space-reserve",
@@ -94,15 +98,22 @@ final class RecordingWriter {
         }
         var appended = false
         do throws(IOError) {
-            if let open = a.open, frame.mono - open.firstMono >= settings.segmentMaxDuration
-                || !segment.canAppend(frame.length, maxFileBytes: settings.segmentMaxBytes) {
-                try closeSegment(a)
+            let rotate = a.open.map { frame.mono - $0.firstMono >= settings.segmentMaxDuration
+                || !segment.canAppend(frame.length, maxFileBytes: settings.segmentMaxBytes) } ?? false
+            // Frames that never came (skipped by the source, damaged, no room) keep their place in the timeline
+            // as empty chunks, so the recording plays for as long as it was recorded.
+            if a.open != nil, let last = a.lastWritten?.mono {
+                let missing = Int(clamping: (frame.mono - last + frameInterval / 2) / frameInterval) - 1
+                let n = segment.placeholderRoom(missing, before: rotate ? 0 : frame.length, maxFileBytes: settings.segmentMaxBytes)
+                if n > 0 { try segment.appendPlaceholders(n) }
             }
+            if rotate { try closeSegment(a) }
             // An injected full card fails the frame before any file is made for it.
             if outOfSpace { throw IOError(operation: "write", path: settings.directory, errno: ENOSPC) }
             if a.open == nil { try openSegment(for: frame, in: a) }
             try segment.append(bytes)
             appended = true
+            if a.lastWritten != nil { a.sourceSkipped += UInt64(frame.sourceSkipped) } // gaps inside the recording
             a.open!.lastSeq = frame.sequence
             a.open!.lastUTC = frame.utc
             a.lastWritten = (frame.mono, frame.utc)
@@ -140,7 +151,8 @@ final class RecordingWriter {
 
     private func openSegment(for frame: RingFrame, in a: ActiveRecording) throws(IOError) {
         let index = a.segments.count + 1
-        let path = settings.directory + "/" + Self.segmentName(utc: frame.utc, recording: a.info.id, index: index)
+        guard let id = EvidenceNames.RecordingID.parse(a.info.id) else { preconditionFailure("recording id \(a.info.id)") }
+        let path = settings.directory + "/" + EvidenceNames.Segment(startUTC: frame.utc, recording: id, index: index).fileName
         do {
             try segment.open(path: path, directory: settings.directory)
         } catch {
@@ -161,12 +173,13 @@ final class RecordingWriter {
             a.open = nil
             return
         }
-        let frames = segment.frames
+        let frames = segment.frames, placeholders = segment.placeholders
         let (path, bytes) = try segment.close()
         a.open = nil
         queue.countSegmentWritten()
         a.segments.append(evidence.seal(
             RecordingEvidence.ClosedSegment(recordingID: a.info.id, index: open.index, path: path, bytes: bytes, frames: frames,
+                                            placeholders: placeholders,
                                             firstSeq: open.firstSeq, lastSeq: open.lastSeq, firstUTC: open.firstUTC,
                                             lastUTC: open.lastUTC),
             at: a.eventTime))
@@ -199,21 +212,16 @@ final class RecordingWriter {
             }
         }
         let time = a.eventTime
-        evidence.seal(recording: info, segments: a.segments, lostFrames: a.lostFrames, complete: !a.failed, at: time)
+        evidence.seal(recording: info, segments: a.segments, lostFrames: a.lostFrames, sourceSkipped: a.sourceSkipped,
+                      complete: !a.failed, at: time)
         let frames = a.segments.reduce(0) { $0 + $1.frames }, bytes = a.segments.reduce(0) { $0 + $1.bytes }
         events.emit(Event("recording", mono: time.mono, utc: time.utc, [
             ("action", .string("finalized")), ("id", .string(info.id)), ("trigger", .string(info.trigger)),
             ("frames", .int(Int64(frames))), ("segments", .int(Int64(a.segments.count))), ("bytes", .int(Int64(bytes))),
             ("first_seq", a.segments.first.map { .int(Int64($0.firstSeq)) } ?? .null),
             ("last_seq", a.segments.last.map { .int(Int64($0.lastSeq)) } ?? .null),
-            ("dropped_frames", .int(Int64(info.droppedFrames))), ("complete", .bool(!a.failed)),
+            ("dropped_frames", .int(Int64(info.droppedFrames))), ("source_skipped_frames", .int(Int64(a.sourceSkipped))),
+            ("missing_frames", .int(Int64(a.segments.reduce(0) { $0 + $1.missingFrames }))), ("complete", .bool(!a.failed)),
         ]))
-    }
-
-    /// `20260101T080000.000Z_BWV-0001-000001_001.avi`: sorts in time order, names its recording.
-    static func segmentName(utc: Int64, recording: String, index: Int) -> String {
-        var n = String(index)
-        while n.count < 3 { n = "0" + n }
-        return "\(UTC.compact(utc))_\(recording)_\(n).avi"
     }
 }

@@ -7,6 +7,8 @@ public struct RingFrame: Equatable, Sendable {
     public var utc: Int64
     /// 0: pre-record only (evicted when it ages out). Otherwise the recording it belongs to.
     public var owner: UInt32
+    /// Frames the source skipped (gaps in its own sequence numbers) since the frame stored before this one.
+    public var sourceSkipped: UInt32 = 0
     /// Set once the writer has put it in a file, or when a pre-record frame is discarded (sleep, dock):
     /// its space can be reused.
     public var written: Bool
@@ -145,13 +147,13 @@ public final class FrameRing {
     }
 
     /// Adds the frame just written into the reservation. `length` may be less than reserved.
-    public func commit(length: Int, sequence: UInt64, mono: Nanos, utc: Int64) {
+    public func commit(length: Int, sequence: UInt64, mono: Nanos, utc: Int64, sourceSkipped: UInt32 = 0) {
         guard let r = reserved else { preconditionFailure("commit without reserve") }
         precondition(length > 0 && length <= r.capacity, "commit length outside the reservation")
         reserved = nil
         slots[Int(head % UInt64(frameCapacity))] = RingFrame(
             offset: r.offset, length: length, sequence: sequence, mono: mono, utc: utc,
-            owner: currentOwner, written: false)
+            owner: currentOwner, sourceSkipped: sourceSkipped, written: false)
         head += 1
         headOffset = r.offset + length
         if currentOwner != 0 {
