@@ -35,9 +35,20 @@ def decode_errors(path):
     r = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-f", "null", "-"], capture_output=True, text=True)
     return r.stderr.strip() if r.returncode == 0 else "exit %d %s" % (r.returncode, r.stderr)
 
-def stamps(path):
+def frame_stamps(path):
     r = subprocess.run([bodycam, "inspect", "--frames", path], capture_output=True, text=True)
-    return [s["seq"] for s in json.loads(r.stdout)["stamps"]] if r.returncode == 0 else []
+    return json.loads(r.stdout)["stamps"] if r.returncode == 0 else []
+
+def stamps(path):
+    return [s["seq"] for s in frame_stamps(path)]
+
+def duration(path):
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
+                       capture_output=True, text=True)
+    try:
+        return float(r.stdout.strip())
+    except ValueError:
+        return -1.0
 
 def common(name, recordings):
     log = open(os.path.join(out, name + ".log")).read() if os.path.exists(os.path.join(out, name + ".log")) else ""
@@ -57,7 +68,14 @@ def common(name, recordings):
               and p["r_frame_rate"] == "30/1", f"{name}: {base} is MJPEG 320x180 at 30/1")
         errors = decode_errors(path)
         check(errors == "", f"{name}: {base} decodes with no error" + ("" if errors == "" else ": " + errors[:200]))
-        by_recording.setdefault(base.split("_")[1], []).extend(stamps(path))
+        st = frame_stamps(path)
+        by_recording.setdefault(base.split("_")[1], []).extend(s["seq"] for s in st)
+        # Real time: the file plays for as long as its frames span, whatever the driver delivered
+        # (frames that never came are empty chunks in the timeline).
+        if st:
+            span = st[-1]["mono"] - st[0]["mono"] + 1 / 30
+            plays = duration(path)
+            check(abs(plays - span) <= 1 / 30 + 1e-3, f"{name}: {base} plays {plays:.3f} s, its frames span {span:.3f} s")
     for rec, seqs in by_recording.items():
         check(seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else False,
               f"{name}: {rec} has {len(seqs)} frames with continuous sequence numbers")
@@ -90,6 +108,8 @@ stats = [e for e in ev if e["event"] == "stats"][-1:] or [{}]
 check(stats[0].get("dropped_damaged", 0) >= 1, f"faults: {stats[0].get('dropped_damaged')} damaged buffer(s) dropped and counted")
 check(stats[0].get("dropped_by_source", 0) >= 1, f"faults: {stats[0].get('dropped_by_source')} frame(s) the driver dropped, counted")
 check(all(f.get("complete") for f in finalized), "faults: every recording was finalized complete")
+skipped = sum(f.get("source_skipped_frames", 0) for f in finalized)
+check(skipped >= 1, f"faults: the recordings count {skipped} frame(s) the driver skipped while they ran")
 
 print("test-hw: %d passed, %d failed" % (passed, len(failures)))
 sys.exit(1 if failures else 0)

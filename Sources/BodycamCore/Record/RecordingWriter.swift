@@ -102,8 +102,10 @@ final class RecordingWriter {
                 || !segment.canAppend(frame.length, maxFileBytes: settings.segmentMaxBytes) } ?? false
             // Frames that never came (skipped by the source, damaged, no room) keep their place in the timeline
             // as empty chunks, so the recording plays for as long as it was recorded.
-            if a.open != nil, let last = a.lastWritten?.mono {
-                let missing = Int(clamping: (frame.mono - last + frameInterval / 2) / frameInterval) - 1
+            // Counted from the segment's first frame, not from the last gap, so rounding never accumulates:
+            // the timeline stays within half an interval of the frames' own times.
+            if let open = a.open {
+                let missing = Int(clamping: (frame.mono - open.firstMono + frameInterval / 2) / frameInterval) - segment.entries
                 let n = segment.placeholderRoom(missing, before: rotate ? 0 : frame.length, maxFileBytes: settings.segmentMaxBytes)
                 if n > 0 { try segment.appendPlaceholders(n) }
             }
