@@ -322,6 +322,19 @@ struct TrustTests {
         #expect(try TestSupport.verify(storage, trusting: storage).status == 0)
     }
 
+    /// On the real clock the camera takes the machine's time by default (it used to start every run at the
+    /// fixed 2026-01-01T08:00:00Z, so the trail went back in time at each start).
+    @Test func theRealClockFollowsTheMachineByDefault() throws {
+        let storage = TestSupport.temporaryDirectory()
+        let before = Date()
+        let out = try TestSupport.bodycam(["run", "--clock", "real", "--storage", storage] + Self.options, stdin: "quit\n")
+        #expect(out.status == 0, "\(out.stderr)")
+        let text = try #require(out.events("camera").first?["utc"] as? String)
+        let utc = try #require(UTC.parse(text))
+        let machine = Int64(before.timeIntervalSince1970 * 1e9)
+        #expect(abs(utc - machine) < 60 * Nanos.perSecond, "camera UTC \(UTC.iso(utc)), machine \(UTC.iso(machine))")
+    }
+
     /// No make target deletes recordings.
     @Test func makeCleanKeepsTheStorage() throws {
         let makefile = try String(contentsOf: TestSupport.packageRoot.appendingPathComponent("Makefile"), encoding: .utf8)

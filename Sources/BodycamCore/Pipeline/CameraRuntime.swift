@@ -77,7 +77,7 @@ public final class CameraRuntime {
     /// Moves the camera's UTC by `offset` (a clock sync on the dock). Monotonic time does not jump.
     public func correctClock(by offset: Nanos) {
         path.utc.utcAtZero += offset
-        (path.source as? SyntheticSource)?.utc.utcAtZero += offset
+        path.source.clockCorrected(by: offset)
     }
 
     /// Fault injection: damages the next `count` frames, if the source can (false: it cannot).

@@ -102,4 +102,11 @@ public protocol FrameSource: AnyObject {
     /// Gives the frame's memory back (V4L2: re-queues the buffer). Call before the next `nextFrame`.
     func releaseFrame()
     func stop()
+    /// The camera's UTC moved by `offset` (a dock clock sync): a source that draws the time into its
+    /// frames follows it.
+    func clockCorrected(by offset: Nanos)
+}
+
+public extension FrameSource {
+    func clockCorrected(by offset: Nanos) {}
 }

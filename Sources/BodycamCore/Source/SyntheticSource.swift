@@ -10,6 +10,8 @@ public final class SyntheticSource: FrameSource {
     public let fps: Int
     /// Maps camera time to the UTC drawn into the picture.
     public var utc: UTCMapping
+    /// The time burnt into the frames follows a dock clock sync.
+    public func clockCorrected(by offset: Nanos) { utc.utcAtZero += offset }
     /// Loudness of the sensor noise, 0-64: 0 gives a clean pattern that compresses far too well.
     public let noise: Int
 
