@@ -9,42 +9,44 @@ import Testing
 @Suite(.serialized)
 struct EvidenceMutationTests {
     /// A storage with two recordings over several segments, a marker and a signed trail.
-    static let original: String = {
+    static let made = Result { () throws -> String in
         let storage = TestSupport.temporaryDirectory("mutation-original")
-        let out = try! TestSupport.bodycam(["run", "--strict", "--size", "160x120", "--fps", "10", "--storage", storage,
-                                            "--segment-duration", "1s", "--prerecord", "1s"],
-                                           stdin: "wait 2s\ntrigger holster\nwait 1s\npress function\nhold record 3s\nwait 1s\ndouble record\nwait 1s\nhold record 3s\nquit\n")
-        precondition(out.status == 0, out.stderr)
+        let out = try TestSupport.bodycam(["run", "--strict", "--size", "160x120", "--fps", "10", "--storage", storage,
+                                           "--segment-duration", "1s", "--prerecord", "1s"],
+                                          stdin: "wait 2s\ntrigger holster\nwait 1s\npress function\nhold record 3s\nwait 1s\ndouble record\nwait 1s\nhold record 3s\nquit\n")
+        guard out.status == 0 else { throw TestError("the original storage could not be made: \(out.stderr)") }
         return storage
-    }()
+    }
+    /// A fixture that could not be made fails the tests that need it; it never traps the test process.
+    static var original: String { get throws { try made.get() } }
 
-    static let trusted: TrustedKeys = {
+    static func trusted() throws -> TrustedKeys {
         var t = TrustedKeys()
-        let info = try! DeviceInfo.read(original + "/state/device.json")
-        try! t.add(deviceID: info.deviceID, key: info.publicKey)
+        let info = try DeviceInfo.read(try original + "/state/device.json")
+        try t.add(deviceID: info.deviceID, key: info.publicKey)
         return t
-    }()
+    }
 
     /// Every evidence file whose bytes verify depends on (device.json is not: keys come from `trusted`).
-    static let evidenceFiles: [String] = {
-        let recordings = try! FileManager.default.contentsOfDirectory(atPath: original + "/recordings")
+    static func evidenceFiles() throws -> [String] {
+        let recordings = try FileManager.default.contentsOfDirectory(atPath: try original + "/recordings")
             .filter { $0.hasSuffix(".avi") || $0.hasSuffix(".manifest.json") || $0.hasSuffix(".manifest.sig") }
             .map { "recordings/" + $0 }
         return (recordings + ["state/audit.jsonl", "state/audit-head.json"]).sorted()
-    }()
+    }
 
     static func copy(_ name: String) throws -> String {
         let dir = TestSupport.temporaryDirectory(name)
         try FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.copyItem(atPath: original, toPath: dir)
+        try FileManager.default.copyItem(atPath: try original, toPath: dir)
         return dir
     }
 
-    @Test func theOriginalVerifies() {
-        var v = Verifier(trusted: Self.trusted)
-        v.verify(path: Self.original)
+    @Test func theOriginalVerifies() throws {
+        var v = Verifier(trusted: try Self.trusted())
+        v.verify(path: try Self.original)
         #expect(v.verified, "\(v.findings)")
-        #expect(Self.evidenceFiles.count >= 10)
+        #expect(try Self.evidenceFiles().count >= 10)
     }
 
     /// What verify is pointed at to check `file`: its recording's manifest, or the audit trail (so each
@@ -65,11 +67,12 @@ struct EvidenceMutationTests {
         let storage = try Self.copy("mutation-verify")
         defer { try? FileManager.default.removeItem(atPath: storage) }
         var rng = SeededRandom(seed: 10)
-        let pristines = try Self.evidenceFiles.map { try FileBytes.contents(Self.original + "/" + $0) }
-        let starts = zip(Self.evidenceFiles, pristines).map { $0.hasSuffix(".avi") ? MutationTests.chunkStarts($1) : [] }
+        let files = try Self.evidenceFiles(), trusted = try Self.trusted(), original = try Self.original
+        let pristines = try files.map { try FileBytes.contents(original + "/" + $0) }
+        let starts = zip(files, pristines).map { $0.hasSuffix(".avi") ? MutationTests.chunkStarts($1) : [] }
         for n in 0..<2000 {
-            let which = n % Self.evidenceFiles.count
-            let file = Self.evidenceFiles[which]
+            let which = n % files.count
+            let file = files[which]
             let path = storage + "/" + file
             let pristine = pristines[which]
             let kind = MutationTests.Kind.allCases[rng.below(MutationTests.Kind.allCases.count)]
@@ -77,7 +80,7 @@ struct EvidenceMutationTests {
                 : MutationTests.mutate(pristine, chunkStarts: starts[which], kind, &rng)
             guard mutated != pristine else { continue }
             try Data(mutated).write(to: URL(fileURLWithPath: path))
-            var v = Verifier(trusted: Self.trusted)
+            var v = Verifier(trusted: trusted)
             v.verify(path: storage + "/" + Self.target(file))
             #expect(!v.failures.isEmpty, "mutation \(n) (\(kind)) of \(file) was not detected")
             let named = Self.target(file) == file || file.hasSuffix(".head.json") ? file : file.replacingOccurrences(of: "recordings/", with: "")

@@ -8,27 +8,30 @@ import Testing
 @Suite(.serialized)
 struct EvidenceTests {
     /// One device storage with a 4-segment recording (with a marker) and a 1-segment one, made once.
-    static let original: String = {
+    static let made = Result { () throws -> String in
         let storage = TestSupport.temporaryDirectory("evidence-original")
-        let out = try! TestSupport.bodycam(["run", "--strict", "--size", "160x120", "--storage", storage, "--segment-duration", "2s"],
-                                           stdin: "wait 5s\ntrigger holster\nwait 1s\npress function\nhold record 3s\nwait 2s\ndouble record\nwait 1s\nhold record 3s\nquit\n")
-        precondition(out.status == 0, out.stderr)
+        let out = try TestSupport.bodycam(["run", "--strict", "--size", "160x120", "--storage", storage, "--segment-duration", "2s"],
+                                          stdin: "wait 5s\ntrigger holster\nwait 1s\npress function\nhold record 3s\nwait 2s\ndouble record\nwait 1s\nhold record 3s\nquit\n")
+        guard out.status == 0 else { throw TestError("the original storage could not be made: \(out.stderr)") }
         return storage
-    }()
+    }
+    /// A fixture that could not be made fails the tests that need it; it never traps the test process.
+    static var original: String { get throws { try made.get() } }
 
     /// A fresh copy of the original to tamper with.
     static func copy() throws -> String {
         let dir = TestSupport.temporaryDirectory("evidence-copy")
         try FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.copyItem(atPath: original, toPath: dir)
+        try FileManager.default.copyItem(atPath: try original, toPath: dir)
         return dir
     }
 
     /// The original device's key, as enrolment recorded it.
-    static let keys: String = try! TestSupport.trustedKeys([original])
+    static let madeKeys = Result { try TestSupport.trustedKeys([try original]) }
+    static var keys: String { get throws { try madeKeys.get() } }
 
     static func verify(_ path: String) throws -> TestSupport.Output {
-        try TestSupport.verify(path, keys: keys)
+        try TestSupport.verify(path, keys: try keys)
     }
 
     static func segments(_ storage: String) -> [String] { TestSupport.segments(in: storage) }
@@ -44,17 +47,17 @@ struct EvidenceTests {
     }
 
     @Test func untouchedRecordingsAndAuditTrailVerify() throws {
-        let out = try Self.verify(Self.original)
+        let out = try Self.verify((try Self.original))
         #expect(out.status == 0, "\(out.stdout)")
         #expect(out.lines.filter { $0.hasPrefix("ok") }.count == 3) // two recordings and the audit trail
         #expect(out.stdout.contains("BWV-0001-000001: 4 segments, 213 frames")) // 2.0 s to 9.1 s
         // A manifest on its own, and the recordings folder, verify too.
-        #expect(try Self.verify(Self.file(Self.original, "BWV-0001-000002.manifest.json")).status == 0)
-        #expect(try Self.verify(Self.original + "/recordings").status == 0)
+        #expect(try Self.verify(Self.file((try Self.original), "BWV-0001-000002.manifest.json")).status == 0)
+        #expect(try Self.verify((try Self.original) + "/recordings").status == 0)
     }
 
     @Test func manifestListsEverySegmentWithItsHashAndTheMarker() throws {
-        let text = try String(contentsOfFile: Self.file(Self.original, "BWV-0001-000001.manifest.json"), encoding: .utf8)
+        let text = try String(contentsOfFile: Self.file((try Self.original), "BWV-0001-000001.manifest.json"), encoding: .utf8)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(json["device_id"] as? String == "BWV-0001" && json["trigger"] as? String == "holster")
         #expect(json["prerecord_s"] as? Double == 3.0 && json["recovered"] as? Bool == false)
@@ -62,14 +65,14 @@ struct EvidenceTests {
         let segments = try #require(json["segments"] as? [[String: Any]])
         #expect(segments.count == 4)
         for s in segments {
-            let path = Self.file(Self.original, s["file"] as! String)
+            let path = Self.file((try Self.original), s["file"] as! String)
             let sha = try TestSupport.run("/usr/bin/sha256sum", [path]).stdout.split(separator: " ").first.map(String.init)
             #expect(sha == s["sha256"] as? String) // the standard tool agrees
         }
     }
 
     @Test func identityIsCreatedOnceWithAnOwnerOnlyKey() throws {
-        let state = Self.original + "/state"
+        let state = (try Self.original) + "/state"
         let attributes = try FileManager.default.attributesOfItem(atPath: state + "/device.key")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         let info = try String(contentsOfFile: state + "/device.json", encoding: .utf8)
@@ -116,17 +119,17 @@ struct EvidenceTests {
         let seg = { (s: String, i: Int) in Self.segments(s)[i] }
         let name = { (s: String, i: Int) in URL(fileURLWithPath: seg(s, i)).lastPathComponent }
         // A flipped byte in a segment.
-        try check({ try Self.flip(seg($0, 1), at: 5000) }, expect: "\(name(Self.original, 1)): sha256")
+        try check({ try Self.flip(seg($0, 1), at: 5000) }, expect: "\(name((try Self.original), 1)): sha256")
         // A truncated segment.
         try check({ try FileHandle(forUpdating: URL(fileURLWithPath: seg($0, 0))).truncate(atOffset: 10_000) },
-                  expect: "\(name(Self.original, 0)): size")
+                  expect: "\(name((try Self.original), 0)): size")
         // A removed segment.
-        try check({ try fm.removeItem(atPath: seg($0, 2)) }, expect: "\(name(Self.original, 2)): exists")
+        try check({ try fm.removeItem(atPath: seg($0, 2)) }, expect: "\(name((try Self.original), 2)): exists")
         // Two segments swapped (reordered under each other's names).
         try check({ s in
             let a = seg(s, 0), b = seg(s, 1)
             try fm.moveItem(atPath: a, toPath: a + ".x"); try fm.moveItem(atPath: b, toPath: a); try fm.moveItem(atPath: a + ".x", toPath: b)
-        }, expect: "\(name(Self.original, 0)): size")
+        }, expect: "\(name((try Self.original), 0)): size")
         // An edited manifest (one more frame claimed).
         try check({ s in
             let p = Self.file(s, "BWV-0001-000002.manifest.json")
@@ -146,7 +149,7 @@ struct EvidenceTests {
             try (lines.joined(separator: "\n") + "\n").write(toFile: p, atomically: true, encoding: .utf8)
         }
         // The entry that says what started the first recording (0-based index `k`, entry k + 1).
-        let trail = try String(contentsOfFile: Self.original + "/state/audit.jsonl", encoding: .utf8).split(separator: "\n")
+        let trail = try String(contentsOfFile: (try Self.original) + "/state/audit.jsonl", encoding: .utf8).split(separator: "\n")
         let k = try #require(trail.firstIndex { $0.contains("\"trigger\":\"holster\"") })
         try check({ try editAudit($0) { $0[k] = $0[k].replacingOccurrences(of: "holster", with: "button") } },
                   expect: "audit entry \(k + 2): hash chain broken")
