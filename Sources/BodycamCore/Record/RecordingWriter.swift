@@ -102,10 +102,12 @@ final class RecordingWriter {
                 || !segment.canAppend(frame.length, maxFileBytes: settings.segmentMaxBytes) } ?? false
             // Frames that never came (skipped by the source, damaged, no room) keep their place in the timeline
             // as empty chunks, so the recording plays for as long as it was recorded.
-            // Counted from the segment's first frame, not from the last gap, so rounding never accumulates:
-            // the timeline stays within half an interval of the frames' own times.
+            // Counted from the segment's first frame, not from the last gap, so errors never accumulate. A frame
+            // takes a new slot only when it is more than 3/4 of an interval late for the next one: uneven
+            // delivery (late, then a quick catch-up, as drivers on a busy CPU do) then adds no slot it would
+            // have to give back, and the timeline stays within an interval of the frames' own times.
             if let open = a.open {
-                let missing = Int(clamping: (frame.mono - open.firstMono + frameInterval / 2) / frameInterval) - segment.entries
+                let missing = Int(clamping: (frame.mono - open.firstMono + frameInterval / 4) / frameInterval) - segment.entries
                 let n = segment.placeholderRoom(missing, before: rotate ? 0 : frame.length, maxFileBytes: settings.segmentMaxBytes)
                 if n > 0 { try segment.appendPlaceholders(n) }
             }
