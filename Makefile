@@ -59,14 +59,14 @@ bench: build
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_PACKAGES)"
 	python3 bench/bench.py $(CURDIR)/$(BIN) $(if $(QUICK),--quick,)
 
-# The power-cut test with many more kills (make test runs 50).
-test-powercut: build
-	BODYCAM_BIN=$(CURDIR)/$(BIN) BODYCAM_POWERCUT_KILLS=$${KILLS:-500} $(SWIFT) test --filter PowerCutTests
-
 # Coverage-guided fuzzing (libFuzzer + ASan), FUZZ_SECONDS per target (default 600): the last word of the
 # recipe is the list of targets (Fuzz/Targets.swift). Builds in .build-fuzz; crashes go to .build-fuzz/crashes.
 fuzz: deps
 	SWIFT=$(SWIFT) Fuzz/run.sh $(or $(FUZZ_SECONDS),600) avi-reader avi-repair frame-stamp utc script-line
+
+# The power-cut test with many more kills (make test runs 50).
+test-powercut: build
+	BODYCAM_BIN=$(CURDIR)/$(BIN) BODYCAM_POWERCUT_KILLS=$${KILLS:-500} $(SWIFT) test --filter PowerCutTests
 
 clean:
 	rm -rf .build storage
