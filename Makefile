@@ -11,7 +11,7 @@ BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plug
 # `make run ARGS="..."` passes options to `bodycam run`.
 ARGS       ?= --camera auto
 
-.PHONY: all deps hw-deps build run test test-hw test-powercut bench clean
+.PHONY: all deps hw-deps build run test test-hw test-powercut bench fuzz clean
 
 all: build
 
@@ -58,6 +58,11 @@ test-hw: hw-deps build
 bench: build
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_PACKAGES)"
 	python3 bench/bench.py $(CURDIR)/$(BIN) $(if $(QUICK),--quick,)
+
+# Coverage-guided fuzzing (libFuzzer + ASan), FUZZ_SECONDS per target (default 600): the last word of the
+# recipe is the list of targets (Fuzz/Targets.swift). Builds in .build-fuzz; crashes go to .build-fuzz/crashes.
+fuzz: deps
+	SWIFT=$(SWIFT) Fuzz/run.sh $(or $(FUZZ_SECONDS),600) avi-reader avi-repair frame-stamp utc script-line
 
 # The power-cut test with many more kills (make test runs 50).
 test-powercut: build

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Testing
 @testable import BodycamCore
 
@@ -33,6 +34,21 @@ struct ParserTotalityTests {
         }
         #expect(UTC.iso(.max) == "2262-04-11T23:47:16.854Z")
         #expect(UTC.iso(.min) == "1677-09-21T00:12:43.145Z")
+    }
+
+    @Test func aYearAfter2262InTheAuditTrailDoesNotStopTheCameraBooting() throws {
+        // Issue 10's reproducer: "2026" -> "3026" in the last audit line trapped every later boot (exit 132).
+        let storage = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let options = ["run", "--size", "160x120", "--storage", storage]
+        #expect(try TestSupport.bodycam(options, stdin: "wait 1s\nquit\n").status == 0)
+        let audit = storage + "/state/audit.jsonl"
+        var lines = try String(contentsOfFile: audit, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[lines.count - 1] = lines[lines.count - 1].replacingOccurrences(of: "\"utc\":\"2026", with: "\"utc\":\"3026")
+        #expect(lines.last?.contains("\"utc\":\"3026") == true)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: audit, atomically: true, encoding: .utf8)
+        let boot = try TestSupport.bodycam(options, stdin: "quit\n")
+        #expect(boot.status == 0, "\(boot.stderr)")
     }
 
     // MARK: FrameStamp

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import BodycamCore
 
@@ -63,5 +64,33 @@ struct TimeAndStampTests {
         w.digits(12345, 5)
         w.byte("z")
         #expect(w.count == 4 && w.overflowed)
+    }
+
+    @Test func stampsCarryTheSourcesOwnSequenceBesideTheStoredOne() throws {
+        // Damaged frames are dropped: `seq` (stored frames) stays continuous, `src` shows the 3 missing.
+        let storage = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let out = try TestSupport.bodycam(["run", "--strict", "--size", "160x120", "--fps", "10", "--storage", storage],
+                                          stdin: "wait 2s\ndouble record\nwait 1s\nfault corrupt-frames 3\nwait 1s\nhold record 3s\nquit\n")
+        #expect(out.status == 0, "\(out.stderr)")
+        let stamps = try TestSupport.stamps(TestSupport.segments(in: storage))
+        try #require(stamps.count > 20)
+        #expect(zip(stamps, stamps.dropFirst()).allSatisfy { $1.sequence == $0.sequence + 1 })
+        let offsets = stamps.map { Int64($0.sourceSequence) - Int64($0.sequence) }
+        #expect(Set(offsets) == [offsets[0], offsets[0] + 3], "\(offsets)")
+    }
+
+    @Test func inspectReportsADamagedFileInsteadOfTrapping() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var bytes = RealRecordings.bytes(0)
+        bytes[92] = 0xF0; bytes[93] = 0xFF; bytes[94] = 0xFF; bytes[95] = 0x7F // strl LIST size past the end
+        let path = dir + "/bad.avi"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        let out = try TestSupport.bodycam(["inspect", "--frames", path])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("\(path): malformed AVI: header chunk LIST at 88 runs past hdrl"), "\(out.stderr)")
+        let good = try TestSupport.bodycam(["inspect", "--frames", RealRecordings.segments[0]])
+        #expect(good.status == 0 && good.stdout.contains("\"src\":") && good.stdout.contains("\"empty_chunks\":0"), "\(good.stdout)")
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 /// decides what of such a file is kept; recovery renames and reports.
 ///
 /// - A file that is already complete (the cut came after the final header and index were written, before
-///   the rename) is recognised and left untouched.
+///   the rename) is recognised, fsynced and otherwise left untouched.
 /// - Otherwise every whole frame chunk that reached the disk is kept: a '00dc' chunk inside the file whose
 ///   JPEG starts with SOI and ends with EOI, or a zero-length placeholder (a dropped frame). The first
 ///   chunk that is not whole, and everything after it, is cut off; idx1 and the final header
@@ -18,7 +18,8 @@ import Glibc
 /// size, and memory is a fixed 64 KiB window however many frames the file holds.
 public enum AVIRepair {
     public enum Outcome: Equatable, Sendable {
-        /// Header, chunks and index already agree; nothing written. `frames` counts JPEG frames.
+        /// Header, chunks and index already agree; nothing written (only fsynced). `frames` counts JPEG
+        /// frames.
         case complete(frames: Int)
         /// Whole chunks kept, the rest cut off, index and header written, fsynced.
         case rebuilt(frames: Int)
@@ -81,7 +82,11 @@ public enum AVIRepair {
             // Shorter than the header written (and fsynced) at open: no frame can be there.
             guard size >= AVILayout.headerBytes else { return .empty }
             let header = try readHeader()
-            if let frames = try completeFrames(header) { return .complete(frames: frames) }
+            if let frames = try completeFrames(header) {
+                // After a crash (not a power cut) the complete file may still be only in the page cache.
+                do throws(IOError) { try f.sync() } catch { throw .io(error) }
+                return .complete(frames: frames)
+            }
             let kept = try scanWholeChunks()
             guard kept.jpegFrames > 0 else { return .empty }
             try rewrite(header: header, kept: kept)

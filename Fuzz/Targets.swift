@@ -1,0 +1,125 @@
+// Coverage-guided fuzz targets (libFuzzer), built and run by `make fuzz` (see Fuzz/run.sh). One binary
+// holds every target; BODYCAM_FUZZ_TARGET picks one. Adding a target is one line in `targets` and its
+// name in the Makefile's list. A target traps (precondition) when a property fails, so libFuzzer saves
+// the input as a crash, like any other trap it finds.
+#if canImport(Glibc)
+import Glibc
+#endif
+import BodycamCore
+
+let targets: [String: (UnsafeRawBufferPointer) -> Void] = [
+    "avi-reader": fuzzAVIReader,
+    "avi-repair": fuzzAVIRepair,
+    "frame-stamp": fuzzFrameStamp,
+    "utc": fuzzUTC,
+    "script-line": fuzzScriptLines,
+]
+
+/// Any bytes as a segment: read, then the stamp of every frame.
+func fuzzAVIReader(_ data: UnsafeRawBufferPointer) {
+    guard let avi = try? AVIReader(bytes: Array(data)) else { return }
+    precondition(avi.frames.count + avi.emptyChunks.count == avi.timelineEntries)
+    for i in avi.frames.indices { _ = avi.stamp(i) }
+}
+
+/// Any bytes as a `.avi.part` left by a power cut: whatever repair keeps must read back as a segment
+/// with that many frames, and a second repair must find it complete.
+func fuzzAVIRepair(_ data: UnsafeRawBufferPointer) {
+    let path = FuzzFiles.write(data, suffix: ".avi.part")
+    guard let outcome = try? AVIRepair.finish(path: path) else { return }
+    switch outcome {
+    case .complete(let n), .rebuilt(let n):
+        guard let avi = try? AVIReader.read(path: path) else { preconditionFailure("repaired file unreadable: \(outcome)") }
+        precondition(avi.frames.count == n, "repair said \(outcome), reader found \(avi.frames.count)")
+        precondition((try? AVIRepair.finish(path: path)) == .complete(frames: n), "second repair differs")
+    case .empty: break
+    }
+}
+
+/// Any bytes as a COM payload; whatever parses writes back to the same bytes (fixed width).
+func fuzzFrameStamp(_ data: UnsafeRawBufferPointer) {
+    guard let s = FrameStamp.parse(data) else { return }
+    let id = Array(s.deviceID.utf8)
+    let text = ASCIIWriter.string(capacity: FrameStamp.capacity) { w in
+        id.withUnsafeBytes { FrameStamp.write(deviceID: $0, sequence: s.sequence, sourceSequence: s.sourceSequence,
+                                              utc: s.utc, mono: s.mono, to: &w) }
+    }
+    precondition(Array(text.utf8) == Array(data), "stamp does not round-trip: \(text)")
+}
+
+/// Any text as a date (both forms round-trip), and any 8 bytes as an instant to format.
+func fuzzUTC(_ data: UnsafeRawBufferPointer) {
+    let text = String(decoding: data, as: UTF8.self)
+    if let n = UTC.parse(text) {
+        precondition(n >= UTC.earliest && n <= UTC.latest)
+        precondition(UTC.parse(UTC.iso(n)) == n)
+    }
+    if let n = UTC.parseCompact(text) { precondition(UTC.compact(n) == text) }
+    if data.count >= 8 {
+        let n = Int64(bitPattern: data.loadUnaligned(as: UInt64.self))
+        _ = UTC.civil(n)
+        precondition(UTC.iso(n).utf8.count == 24 && UTC.compact(n).utf8.count == 20)
+    }
+}
+
+/// Any bytes as a script: split by LineReader (from a file, with a small and the default line limit),
+/// each line through the parser, and the whole input as one line.
+func fuzzScriptLines(_ data: UnsafeRawBufferPointer) {
+    _ = ScriptParser.parse(String(decoding: data, as: UTF8.self))
+    let path = FuzzFiles.write(data, suffix: ".script")
+    for maxLine in [7, ScriptParser.maxLineBytes] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        precondition(fd >= 0)
+        defer { close(fd) }
+        let reader = LineReader(fd: fd, maxLine: maxLine)
+        var last = 0
+        reading: while true {
+            switch reader.next(timeout: nil) {
+            case .line(let text, let number):
+                precondition(number == last + 1); last = number
+                _ = ScriptParser.parse(text)
+            case .tooLong(let number): precondition(number == last + 1); last = number
+            case .endOfInput: break reading
+            case .nothingYet: preconditionFailure("a file never waits")
+            }
+        }
+    }
+}
+
+/// One scratch file per suffix and process, rewritten for every input.
+enum FuzzFiles {
+    nonisolated(unsafe) static var paths: [String: String] = [:]
+    static func write(_ data: UnsafeRawBufferPointer, suffix: String) -> String {
+        let path = paths[suffix] ?? {
+            let dir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+            let p = "\(dir)/bodycam-fuzz-\(getpid())\(suffix)"
+            paths[suffix] = p
+            return p
+        }()
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        precondition(fd >= 0, "cannot write \(path)")
+        var done = 0
+        while done < data.count {
+            let n = Glibc.write(fd, data.baseAddress! + done, data.count - done)
+            precondition(n > 0, "cannot write \(path)")
+            done += n
+        }
+        close(fd)
+        return path
+    }
+}
+
+nonisolated(unsafe) let selected: (UnsafeRawBufferPointer) -> Void = {
+    let name = getenv("BODYCAM_FUZZ_TARGET").map { String(cString: $0) } ?? ""
+    guard let t = targets[name] else {
+        fputs("BODYCAM_FUZZ_TARGET must be one of: \(targets.keys.sorted().joined(separator: " "))\n", stderr)
+        exit(2)
+    }
+    return t
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    selected(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
