@@ -47,8 +47,12 @@ struct AdversaryTests {
         try Self.fm.copyItem(atPath: Self.recordings(forger) + "/" + source.file, toPath: Self.recordings(genuine) + "/" + planted)
         let recover = try TestSupport.bodycam(["recover", genuine])
         #expect(recover.status == 0, "\(recover.stderr)")
+        // The camera never started recording 50: it does not sign it; the file is set aside, and reported.
+        #expect(!Self.fm.fileExists(atPath: Self.recordings(genuine) + "/" + EvidenceNames.manifestName(Self.id(50))))
+        #expect(recover.stdout.contains(planted) && recover.stdout.contains("no start of BWV-0001-000050"), "\(recover.stdout)")
+        #expect(Quarantine(storage: genuine).contents.contains { $0.hasSuffix("_" + planted) })
         let out = try TestSupport.verify(genuine, keys: keys)
-        #expect(out.status == 1, "a recording the camera never made verifies as the camera's:\n\(out.stdout)")
+        #expect(!out.stdout.contains("ok    BWV-0001-000050"), "a recording the camera never made verifies as the camera's:\n\(out.stdout)")
     }
 
     // MARK: - 2. Lines after the signed head are trusted as facts
@@ -138,8 +142,13 @@ struct AdversaryTests {
         try Self.fm.copyItem(atPath: Self.recordings(storage) + "/" + source.file, toPath: Self.recordings(storage) + "/" + planted)
         let out = try TestSupport.bodycam(["run", "--storage", storage] + Self.options, stdin: Self.twoRecordings + "quit\n")
         #expect(out.status == 0, "\(out.stderr)")
-        let verify = try TestSupport.verify(Self.recordings(storage) + "/" + EvidenceNames.manifestName(Self.id(61)), keys: keys)
-        #expect(verify.status == 0, "a recording made after the planted file does not verify:\n\(verify.stdout)")
+        // The planted name moves nothing: the clock and the ids come from signed data only.
+        let utc = try #require(out.events("camera").first?["utc"] as? String)
+        #expect(utc < "2027", "the camera's clock was set to \(utc) by a file name")
+        let ids = out.events("recording").filter { $0["action"] as? String == "started" }.compactMap { $0["id"] as? String }
+        #expect(ids == [Self.id(3).text, Self.id(4).text])
+        let verify = try TestSupport.verify(storage, keys: keys)
+        #expect(verify.status == 0, "recordings made after the planted file do not verify:\n\(verify.stdout)")
     }
 
     /// A file named for recording 999999999 (garbage content; it is quarantined) pushes the counter to

@@ -60,11 +60,16 @@ public final class AuditLog: @unchecked Sendable {
         do throws(EvidenceError) {
             trail = try AuditTrail.parse(existing)
             try trail.checkCheckpoints(key: identity.publicKey)
+            var covered = 0
             if let head = try? FileBytes.contents(Self.headPath(forTrail: path), limit: 4096) {
-                try trail.check(head: try AuditHead.parse(head), key: identity.publicKey, deviceID: identity.deviceID)
+                let h = try AuditHead.parse(head)
+                try trail.check(head: h, key: identity.publicKey, deviceID: identity.deviceID)
+                covered = h.entries
             } else if trail.checkpoints > 0 {
                 throw EvidenceError("the signed audit head (\(AuditHead.fileName)) is missing")
             }
+            // Entries written after the last signed head (a crash) must each carry the device's signature.
+            try trail.checkEntrySignatures(key: identity.publicKey, from: covered + 1)
         } catch {
             throw Damaged(reason: error.message)
         }
@@ -78,7 +83,7 @@ public final class AuditLog: @unchecked Sendable {
         lastUTC = trail.lines.last?.utc
         lastUTCWritten = lastUTC ?? .min
         sinceCheckpoint = trail.lines.count - (trail.lines.lastIndex { $0.entry.event == "checkpoint" }.map { $0 + 1 } ?? 0)
-        boots = trail.lines.last { $0.entry.event == "boot" }?.entry.boot ?? 0
+        boots = min(trail.lines.last { $0.entry.event == "boot" }?.entry.boot ?? 0, DeviceCounters.maxBoots)
         factsByRecording = trail.facts()
         highestRecordingNumber = trail.lines.compactMap { $0.entry.recordingID.flatMap(EvidenceNames.RecordingID.parse)?.number }.max() ?? 0
     }
@@ -107,6 +112,12 @@ public final class AuditLog: @unchecked Sendable {
             if e == nil && sinceCheckpoint >= AuditLog.checkpointEvery { return writeCheckpoint(mono: mono, utc: utc).error }
             return e
         }
+    }
+
+    /// Makes every entry written so far durable (the writer calls it when a recording's first segment is
+    /// made, so the entry that started it survives a power cut together with its frames).
+    public func sync() {
+        lock.withLock { _ = retrying { fdatasync(file.fd) } }
     }
 
     /// Signs the chain head, makes the log durable and writes the signed head (shutdown, dock, boot,
@@ -141,7 +152,10 @@ public final class AuditLog: @unchecked Sendable {
         all += fields
         all.append(("prev", .string(lastHash)))
         if let signature { all.append(("signature", .string(signature))) }
-        let line = Array(JSON.object(all).serialized.utf8)
+        // Every entry is signed by the device, so no entry can be added or changed without the key, even
+        // after the last signed head: `sig` covers the line up to it.
+        let body = Array(JSON.object(all).serialized.utf8.dropLast())
+        let line = body + AuditTrail.signatureField(identity.sign(body))
         var failure: IOError?
         (line + [10]).withUnsafeBytes { b in
             do throws(IOError) { try file.write(b) } catch { failure = error }

@@ -86,6 +86,9 @@ public struct AuditTrail: Sendable {
 
     public struct Line: Sendable {
         public var entry: AuditEntry
+        /// What the entry's own signature covers (the line up to `,"sig":`), and the signature.
+        public var signedBody: [UInt8]
+        public var signature: Signature
         /// SHA-256 of the line's bytes (without its newline): the next line's `prev`.
         public var sha256: String
         /// Bytes of the trail up to and including this line's newline.
@@ -112,17 +115,48 @@ public struct AuditTrail: Sendable {
             guard let entry = try? decoder.decode(AuditEntry.self, from: Data(line)) else {
                 throw EvidenceError("audit entry \(n): not an audit entry")
             }
+            guard let (body, signature) = Self.splitSignature(line) else {
+                throw EvidenceError("audit entry \(n): not signed (no sig field at its end)")
+            }
             guard entry.seq == n else { throw EvidenceError("audit entry \(n): out of sequence (seq \(entry.seq))") }
             guard entry.prev == prev else {
                 throw EvidenceError("audit entry \(n): hash chain broken: an entry before it was changed, removed or reordered")
             }
             guard let utc = UTC.parse(entry.utc) else { throw EvidenceError("audit entry \(n): utc is not a time") }
             let digest = Hex.encode(SHA256.hash(data: Array(line)))
-            trail.lines.append(Line(entry: entry, sha256: digest, endOffset: end + 1, utc: utc))
+            trail.lines.append(Line(entry: entry, signedBody: body, signature: signature, sha256: digest, endOffset: end + 1, utc: utc))
             prev = digest
             start = end + 1
         }
         return trail
+    }
+
+    static let sigPrefix = Array(#","sig":""#.utf8)
+
+    /// `,"sig":"<base64>"}`: an entry's own signature closes its line.
+    static func signatureField(_ signature: Signature) -> [UInt8] {
+        sigPrefix + Array(signature.base64.utf8) + Array(#""}"#.utf8)
+    }
+
+    /// The signed part of a line and its signature, if the line ends with exactly `,"sig":"<base64>"}`.
+    static func splitSignature(_ line: ArraySlice<UInt8>) -> ([UInt8], Signature)? {
+        // A 64-byte signature is 88 base64 characters.
+        let tail = sigPrefix.count + 88 + 2
+        guard line.count > tail else { return nil }
+        let start = line.endIndex - tail
+        guard line[start..<(start + sigPrefix.count)].elementsEqual(sigPrefix), line[line.endIndex - 2] == UInt8(ascii: "\""),
+              line[line.endIndex - 1] == UInt8(ascii: "}"),
+              let sig = Signature(base64: String(decoding: line[(start + sigPrefix.count)..<(line.endIndex - 2)], as: UTF8.self))
+        else { return nil }
+        return (Array(line[line.startIndex..<start]), sig)
+    }
+
+    /// Each entry's own signature, by `key`, from entry `first` (1-based) on. Everything up to a signed head
+    /// is already covered by the head and the hash chain, so boot checks only what comes after it.
+    public func checkEntrySignatures(key: PublicKey, from first: Int = 1) throws(EvidenceError) {
+        for i in max(first, 1) - 1..<lines.count where !key.isValidSignature(lines[i].signature, for: lines[i].signedBody) {
+            throw EvidenceError("audit entry \(i + 1): its signature does not match (added or edited without the device key)")
+        }
     }
 
     /// Every checkpoint's signature of the chain head before it, by `key`.

@@ -50,7 +50,27 @@ public struct DeviceBoot {
         }
     }
 
+    /// The storage's own names must be what the camera makes them: a folder where a folder belongs, a file
+    /// where a file does. Anything else there is renamed `<name>.displaced` (kept) so the boot goes on.
+    static func clearLayout(storage: String) throws -> [String] {
+        var moved: [String] = []
+        try PosixFile.makeDirectories(storage)
+        let expected: [(String, PosixFile.Kind)] = [("recordings", .directory), ("state", .directory),
+                                                    (Quarantine.folderName, .directory), (StorageLock.fileName, .regular)]
+        for (name, kind) in expected {
+            let path = storage + "/" + name
+            let found = PosixFile.kind(path)
+            guard found != .missing && found != kind else { continue }
+            var target = path + ".displaced", n = 1
+            while PosixFile.exists(target) { n += 1; target = path + ".displaced." + String(n) }
+            try PosixFile.renameDurably(from: path, to: target, directory: storage)
+            moved.append(name)
+        }
+        return moved
+    }
+
     private static func boot(settings: CameraSettings, clock: CameraClock) throws -> DeviceBoot {
+        let displaced = try clearLayout(storage: settings.storage)
         let lock = try StorageLock(storage: settings.storage)
         try PosixFile.makeDirectories(settings.recordingsDirectory)
         try PosixFile.makeDirectories(settings.stateDirectory, mode: 0o700)
@@ -66,6 +86,17 @@ public struct DeviceBoot {
             guard PosixFile.exists(path) else { return }
             let movedTo = try quarantine.take(path, utc: utc.utc(now))
             bootQuarantine.append(Recovery.Quarantined(file: "state/" + name, movedTo: movedTo, reason: reason))
+        }
+        for name in displaced {
+            alerts.append(("quarantine", "storage/\(name) was not what the camera keeps there; it was renamed \(name).displaced"))
+        }
+        // State files must be regular files: a folder or link in their place (or their temporary's) is set aside.
+        for name in [DeviceIdentity.keyFileName, DeviceIdentity.infoFileName, AuditLog.fileName, AuditHead.fileName,
+                     DeviceCounters.fileName] {
+            for candidate in [name, name + ".tmp"] where PosixFile.kind(state + "/" + candidate) == .other
+                || PosixFile.kind(state + "/" + candidate) == .directory {
+                try isolate(candidate, "not a regular file")
+            }
         }
 
         // Identity.
@@ -122,33 +153,27 @@ public struct DeviceBoot {
             alerts.append(("quarantine", "\(recovery.quarantined.count) file(s) on the storage could not be used and were moved to \(quarantine.directory)"))
         }
 
-        // The clock never starts before the last recorded time on this device.
-        let names = PosixFile.list(settings.recordingsDirectory)
-        let last = [audit.lastUTC, Self.latestFrameUTC(directory: settings.recordingsDirectory, names: names)].compactMap { $0 }.max()
+        // The clock never starts before the last recorded time on this device, as signed data says it: the
+        // audit trail and the manifests (never a file name, which anyone could plant).
+        let last = [audit.lastUTC, recovery.latestRecordedUTC].compactMap { $0 }.max()
         if let last, utc.utc(now) <= last {
-            let from = utc.utc(now), to = last + Nanos.perSecond
+            let from = utc.utc(now), to = min(last + Nanos.perSecond, UTC.latest - 10 * 366 * 86_400 * Nanos.perSecond)
             utc = UTCMapping(utcAtZero: to - now)
             audit.append("clock", mono: now, utc: to, [("from", .string(UTC.iso(from))), ("to", .string(UTC.iso(to))),
                                                        ("reason", .string("resumed after the last recorded time on this device"))])
         }
 
-        // Counters: a boot more, and recording numbers past every id anything names.
-        let named = (names + quarantine.contents).compactMap { name -> Int? in
+        // Counters: a boot more, and recording numbers past every id the trail or a kept recording names
+        // (after recovery, what is left in recordings/ is verified or signed by this camera).
+        let named = PosixFile.list(settings.recordingsDirectory).compactMap { name -> Int? in
             switch EvidenceNames.kind(of: name) {
-            case .segment(let s), .unfinishedSegment(let s): return s.recording.number
+            case .segment(let s): return s.recording.number
             case .manifest(let id), .signature(let id): return id.number
-            default:
-                // Quarantined names carry a time prefix: `<UTC>_<original name>`.
-                guard let sep = name.firstIndex(of: "_") else { return nil }
-                switch EvidenceNames.kind(of: String(name[name.index(after: sep)...])) {
-                case .segment(let s), .unfinishedSegment(let s): return s.recording.number
-                case .manifest(let id), .signature(let id): return id.number
-                default: return nil
-                }
+            default: return nil
             }
         }.max() ?? 0
-        counters.boots = max(counters.boots, audit.boots) + 1
-        counters.nextRecording = max(counters.nextRecording, audit.highestRecordingNumber + 1, named + 1)
+        counters.boots = min(max(counters.boots, audit.boots) + 1, DeviceCounters.maxBoots)
+        counters.nextRecording = min(max(counters.nextRecording, audit.highestRecordingNumber + 1, named + 1), DeviceCounters.maxRecording + 1)
         try counters.write(stateDirectory: state)
         audit.append("boot", mono: now, utc: utc.utc(now), [("boot", .int(Int64(counters.boots))),
                                                             ("next_recording", .int(Int64(counters.nextRecording))),
@@ -167,21 +192,5 @@ public struct DeviceBoot {
             if case .damaged = error { return .failure(error) }
             throw error
         }
-    }
-
-    /// The time of the last frame the newest segment can hold: its start plus its frames at its rate,
-    /// read from the header alone (cheap at boot).
-    static func latestFrameUTC(directory: String, names: [String]) -> Int64? {
-        guard let newest = names.compactMap(EvidenceNames.Segment.parse).max(by: { $0.startUTC < $1.startUTC }) else { return nil }
-        guard let (fd, size) = try? FileBytes.openRegular(directory + "/" + newest.fileName) else { return newest.startUTC }
-        defer { close(fd) }
-        var header = [UInt8](repeating: 0, count: AVILayout.headerBytes)
-        guard size >= Int64(header.count), pread(fd, &header, header.count, 0) == header.count,
-              let avi = try? AVIReader(header: header), avi.fps > 0 else {
-            return newest.startUTC
-        }
-        // A segment spans at most 4 h: a damaged count cannot push the clock further.
-        let frames = Int64(min(avi.headerFrames, 4 * 3600 * 240))
-        return newest.startUTC + frames * Nanos.perSecond / Int64(avi.fps)
     }
 }

@@ -6,6 +6,10 @@ import Foundation
 /// recordings folder or the quarantine names, so a lost or stale file cannot make an id repeat.
 public struct DeviceCounters: Equatable, Sendable {
     public static let fileName = "counters.json"
+    /// Far beyond any device's life, and far from overflow.
+    public static let maxBoots = 1_000_000_000
+    /// The largest recording number an id can carry (`EvidenceNames` reads up to 9 digits).
+    public static let maxRecording = 999_999_999
     public var boots = 0
     public var nextRecording = 1
 
@@ -21,8 +25,8 @@ public struct DeviceCounters: Equatable, Sendable {
     private struct Wire: Decodable { var boots: Int; var next_recording: Int }
 
     public static func parse(_ bytes: [UInt8]) throws(EvidenceError) -> DeviceCounters {
-        guard let w = try? JSONDecoder().decode(Wire.self, from: Data(bytes)), w.boots >= 0,
-              (1...999_999_999).contains(w.next_recording) else { throw EvidenceError("not a counters file") }
+        guard let w = try? JSONDecoder().decode(Wire.self, from: Data(bytes)), (0...maxBoots).contains(w.boots),
+              (1...maxRecording + 1).contains(w.next_recording) else { throw EvidenceError("not a counters file") }
         let c = DeviceCounters(boots: w.boots, nextRecording: w.next_recording)
         guard c.bytes == bytes else { throw EvidenceError("not in the form the camera writes") }
         return c

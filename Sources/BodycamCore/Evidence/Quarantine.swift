@@ -16,6 +16,8 @@ public struct Quarantine {
     @discardableResult
     public func take(_ path: String, utc: Int64) throws(IOError) -> String {
         try PosixFile.makeDirectories(directory, mode: 0o750)
+        // Never through a link: evidence must not be moved out of the storage.
+        guard PosixFile.kind(directory) == .directory else { throw IOError(operation: "quarantine", path: directory, errno: ENOTDIR) }
         let name = String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...])
         let base = UTC.compact(utc) + "_" + name
         var target = base

@@ -21,6 +21,8 @@ public struct Recovery {
         /// (what, why): moved to the quarantine folder.
         public var quarantined: [Quarantined] = []
         public var framesRecovered = 0
+        /// The latest time any kept manifest (verified, or written here) says was recorded.
+        public var latestRecordedUTC: Int64?
         public var isEmpty: Bool {
             segmentsRebuilt.isEmpty && emptySegmentsRemoved.isEmpty && manifestsWritten.isEmpty && manifestsLogged.isEmpty
                 && quarantined.isEmpty
@@ -106,6 +108,7 @@ public struct Recovery {
             do {
                 let signed = try SignedManifest.read(directory: directory, id: id)
                 guard signed.isSigned(by: identity.publicKey) else { throw EvidenceError("signature does not match the device key") }
+                result.latestRecordedUTC = max(result.latestRecordedUTC ?? .min, signed.manifest.endUTC)
                 if audit.facts[id.text]?.loggedManifestSHA256 == nil {
                     result.manifestsLogged.append(EvidenceNames.manifestName(id))
                     log([("action", .string("manifest-logged")), ("recording", .string(id.text)),
@@ -121,12 +124,20 @@ public struct Recovery {
         }
 
         // 3. Recordings whose manifest was never written (or was removed).
+        let facts = audit.facts
         for (id, segments) in segmentsByRecording.sorted(by: { $0.key < $1.key }) where !manifests.contains(id) {
+            // Only a recording this camera logged as started is its own to vouch for: a segment planted
+            // under another id is set aside, never signed.
+            guard id.deviceID == identity.deviceID, facts[id.text]?.started == true else {
+                for segment in segments { try isolate(segment.fileName, "no start of \(id.text) in this camera's audit trail") }
+                continue
+            }
             var records: [SegmentRecord] = []
             for segment in segments.sorted(by: { $0.index < $1.index }) {
                 let path = directory + "/" + segment.fileName
                 guard let avi = try? AVIReader.read(path: path), !avi.frames.isEmpty,
                       let first = avi.stamp(0), let last = avi.stamp(avi.frames.count - 1),
+                      first.deviceID == identity.deviceID, last.deviceID == identity.deviceID,
                       let digest = FileBytes.sha256(path), let size = PosixFile.size(path) else {
                     try isolate(segment.fileName, "not a readable segment (no stamped frames)")
                     continue
@@ -137,7 +148,7 @@ public struct Recovery {
                                              firstUTC: first.utc, lastUTC: last.utc, sha256: digest))
             }
             guard !records.isEmpty else { continue }
-            let facts = audit.facts[id.text]
+            let facts = facts[id.text]
             // Segments numbered from 1 without gaps, unless one was lost entirely.
             let complete = records.map(\.index) == Array(1...records.count)
             let manifest = RecordingManifest(
@@ -147,6 +158,7 @@ public struct Recovery {
                 recovered: true, loggedManifestSHA256: facts?.loggedManifestSHA256)
             let digest = try manifest.write(to: directory, identity: identity)
             result.manifestsWritten.append(EvidenceNames.manifestName(id))
+            result.latestRecordedUTC = max(result.latestRecordedUTC ?? .min, manifest.endUTC)
             log([("action", .string("manifest-written")), ("recording", .string(id.text)),
                  ("segments", .int(Int64(manifest.segments.count))), ("frames", .int(Int64(manifest.frames))),
                  ("manifest_sha256", .string(digest))])

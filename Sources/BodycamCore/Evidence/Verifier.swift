@@ -61,6 +61,13 @@ public struct Verifier {
     private mutating func verifyFolder(_ root: String) {
         var files: [String] = []
         walk(root, depth: Self.maxDepth, into: &files)
+        if files.count >= Self.maxFiles { fail(root, "contents", "more than \(Self.maxFiles) files: not all were checked") }
+        // What the camera set aside at boot is not evidence: said, not checked (the audit trail logs each move).
+        let quarantined = files.filter { Self.name(Self.parent($0)) == Quarantine.folderName }
+        files.removeAll { Self.name(Self.parent($0)) == Quarantine.folderName }
+        for (folder, set) in Dictionary(grouping: quarantined, by: Self.parent).sorted(by: { $0.key < $1.key }) {
+            pass(folder, "\(set.count) file(s) the camera set aside as unusable (not evidence; each is logged in the audit trail)")
+        }
         let manifests = files.filter { $0.hasSuffix(EvidenceNames.manifestSuffix) }.sorted()
         var checked: [String: SignedManifest] = [:] // by path, the ones that verified
         var listed = Set<String>()
@@ -86,16 +93,31 @@ public struct Verifier {
             verifyRecordsTrails(folder: folder, copies: copies.sorted(), manifests: checked)
             trails += 1
         }
-        // A device's storage must have its trail.
-        for f in files where f.hasSuffix("/state/" + DeviceIdentity.infoFileName) {
-            let state = Self.parent(f)
-            if !files.contains(state + "/" + AuditLog.fileName) { fail(state + "/" + AuditLog.fileName, "audit", "the audit trail is missing") }
+        // Every device whose recordings are here must have its trail here too, or a deleted recording would go
+        // unnoticed: a storage (recordings/ beside state/) and a records device folder (recordings beside audit/).
+        var needed = Set<String>()
+        for f in files where f.hasSuffix("/state/" + DeviceIdentity.infoFileName) { needed.insert(Self.parent(Self.parent(f))) }
+        for m in manifests {
+            let dir = Self.parent(m)
+            guard dir != root else { continue }
+            if Self.name(dir) == "recordings" { needed.insert(Self.parent(dir)) }
+            else if EvidenceNames.RecordingID.parse(Self.name(dir)) != nil { needed.insert(Self.parent(dir)) }
+        }
+        for device in needed.sorted() {
+            let storageTrail = device + "/state/" + AuditLog.fileName
+            let hasCopies = files.contains { $0.hasPrefix(device + "/" + RecordsNames.auditFolder + "/") && Self.isRecordsTrailCopy($0) }
+            if !files.contains(storageTrail) && !hasCopies {
+                fail(device, "audit", "no audit trail for these recordings: a deleted recording could not be noticed")
+            }
         }
         if manifests.isEmpty && trails == 0 { fail(root, "contents", "no manifests or audit trail found") }
     }
 
     private mutating func walk(_ dir: String, depth: Int, into files: inout [String]) {
-        guard depth > 0 else { return }
+        guard depth > 0 else {
+            fail(dir, "contents", "nested deeper than \(Self.maxDepth) folders: not checked")
+            return
+        }
         for name in PosixFile.list(dir).sorted() where files.count < Self.maxFiles {
             let p = dir + "/" + name
             switch PosixFile.kind(p) {
@@ -216,13 +238,19 @@ public struct Verifier {
         do {
             try trail.checkCheckpoints(key: key)
             try trail.check(head: head, key: key, deviceID: head.deviceID)
+            try trail.checkEntrySignatures(key: key)
             try trail.checkTimeOrder()
         } catch {
             fail(path, "audit", error.message)
             return nil
         }
         var problems = 0
-        if let scope { problems = crossCheck(trail: trail, path: path, deviceID: head.deviceID, scope: scope, manifests: manifests) }
+        // A trail that starts over after its predecessor was found damaged cannot account for what came before.
+        for (i, line) in trail.lines.enumerated() where ["audit-quarantined", "identity-replaced"].contains(line.entry.event) {
+            fail(path, "audit", "entry \(i + 1) (\(line.entry.event)): the device's earlier trail or key was damaged and set aside at boot; what it recorded before cannot be accounted for")
+            problems += 1
+        }
+        if let scope { problems += crossCheck(trail: trail, path: path, deviceID: head.deviceID, scope: scope, manifests: manifests) }
         guard problems == 0 else { return nil }
         let unsigned = trail.lines.count - head.entries
         let tail = unsigned == 0 ? "" : "; \(unsigned) entries after the signed head (written after the last checkpoint)"

@@ -34,6 +34,9 @@ public final class Offloader {
     public enum Outcome: Equatable {
         case fileVerified(Job)
         case recordingOffloaded(id: String, freedBytes: Int64)
+        /// A recording that turned out not to match its manifest on the way (a damaged local file): it stays
+        /// on the camera, and the session goes on with the others.
+        case skipped(Skipped)
         case failed(String)
         case complete
     }
@@ -183,7 +186,10 @@ public final class Offloader {
                 // End of the file: make it durable there, check it there, put it in place.
                 guard try transfer!.finish(sha256: job.sha256) else {
                     transfer = nil
-                    throw RecordsError("\(job.file): the copy at the records does not match its SHA-256")
+                    guard let id = job.recording else { throw RecordsError("\(job.file): the copy at the records does not match its SHA-256") }
+                    skip(recording: id, reason: "\(job.file): the bytes sent do not match the SHA-256 in its manifest (damaged on the camera?)",
+                         onOutcome)
+                    continue
                 }
                 transfer = nil
                 finishJob(job, onOutcome)
@@ -192,6 +198,16 @@ public final class Offloader {
                 return
             }
         }
+    }
+
+    /// Gives up on one recording for this session (its files stay on the camera) and moves to the next.
+    private func skip(recording id: String, reason: String, _ onOutcome: (Outcome) -> Void) {
+        if source >= 0 { close(source); source = -1 }
+        sent = 0
+        while next < jobs.count && jobs[next].recording == id { next += 1 }
+        let s = Skipped(name: RecordingManifest.jsonName(id), reason: reason)
+        skipped.append(s)
+        onOutcome(.skipped(s))
     }
 
     /// Undocked: stop where we are. What is verified stays verified; the current file starts over.

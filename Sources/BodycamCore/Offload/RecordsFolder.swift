@@ -72,7 +72,12 @@ public final class RecordsFolder: RecordsTarget {
             }
             return
         }
-        // First delivery: pin the key (append to trusted-keys, durably), and keep device.json as presented.
+        // First delivery: pin the key (append to trusted-keys, durably), and keep device.json as presented. An
+        // identity already kept for this id (with no pin: the pin file was lost) is not overruled by a newcomer.
+        let digest = Hex.encode(SHA256.hash(data: info.bytes))
+        if try stored(components: [device], file: DeviceIdentity.infoFileName, sha256: digest) == .different {
+            throw RecordsError("device \(device): the records already hold another identity for it, and no pinned key: refused", refusal: true)
+        }
         guard let rootfd = try openFolder([], create: true) else { return }
         defer { close(rootfd) }
         let line = Array((TrustedKeys.line(deviceID: device, key: info.publicKey) + "\n").utf8)

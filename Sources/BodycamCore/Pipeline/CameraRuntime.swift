@@ -115,7 +115,10 @@ public final class CameraRuntime {
     /// Starts a recording that includes up to the configured pre-record. Returns its id.
     @discardableResult
     public func startRecording(trigger: String, preRecord: Bool = true) -> String? {
-        let (number, id) = ids.next()
+        guard let (number, id) = ids.next() else {
+            emit("alert", [("kind", .string("ids-exhausted")), ("message", .string("no recording number left on this device; start refused"))])
+            return nil
+        }
         guard let started = recorder.startRecording(owner: number, id: id, trigger: trigger,
                                                     since: clock.now - (preRecord ? settings.preRecord : 0), now: clock.now,
                                                     utcNow: utcNow) else {

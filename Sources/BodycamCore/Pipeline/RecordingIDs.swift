@@ -17,8 +17,10 @@ public struct RecordingIDs {
         self.stateDirectory = stateDirectory
     }
 
-    public mutating func next() -> (number: UInt32, id: String) {
+    /// The next id, or nil when the counter is used up (a device would need a billion recordings).
+    public mutating func next() -> (number: UInt32, id: String)? {
         let n = counters.nextRecording
+        guard n <= DeviceCounters.maxRecording else { return nil }
         counters.nextRecording += 1
         let bytes = counters.bytes
         let path = stateDirectory + "/" + DeviceCounters.fileName

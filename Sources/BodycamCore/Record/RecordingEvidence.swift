@@ -39,6 +39,9 @@ final class RecordingEvidence {
         var lastUTC: Int64
     }
 
+    /// Makes the audit trail durable so far.
+    func syncAudit() { evidence?.audit.sync() }
+
     /// Hashes a segment that was just closed (its header is only final now, so the hash is taken here,
     /// from the page cache the writes just filled), reports it, and returns its manifest record.
     func seal(_ s: ClosedSegment, at time: (mono: Nanos, utc: Int64)) -> SegmentRecord {

@@ -38,6 +38,8 @@ final class RecordingWriter {
         /// Frames of this recording that are in no finished segment.
         var lostFrames: UInt64 = 0
         var lastWritten: (mono: Nanos, utc: Int64)?
+        /// The audit trail was made durable since this recording started.
+        var auditSynced = false
         /// Frames the source skipped between this recording's frames (its own sequence gaps).
         var sourceSkipped: UInt64 = 0
 
@@ -123,6 +125,12 @@ final class RecordingWriter {
             a.lastWritten = (frame.mono, frame.utc)
             if frame.mono - a.open!.lastSyncMono >= settings.syncInterval {
                 a.open!.lastSyncMono = frame.mono
+                // The entry that started the recording goes to disk no later than its first synced frames:
+                // recovery after a power cut signs only recordings the trail says this camera started.
+                if !a.auditSynced {
+                    evidence.syncAudit()
+                    a.auditSynced = true
+                }
                 try segment.sync()
             }
             return true

@@ -302,10 +302,7 @@ public final class DeviceRuntime {
                                 ("bytes", .int(Int64(p.bytesTotal)))])
         camera.record("offload-started", [("recordings", .int(Int64(p.recordingsTotal))), ("bytes", .int(Int64(p.bytesTotal)))])
         // Recordings the camera cannot vouch for stay on it, said out loud.
-        for s in o.skipped {
-            camera.emit("offload", [("action", .string("skipped")), ("file", .string(s.name)), ("reason", .string(s.reason))])
-            camera.record("offload-skipped", [("file", .string(s.name)), ("reason", .string(s.reason))])
-        }
+        for s in o.skipped { offloadOutcome(.skipped(s)) }
     }
 
     private func offloadOutcome(_ outcome: Offloader.Outcome) {
@@ -324,6 +321,9 @@ public final class DeviceRuntime {
             camera.emit("offload", [("action", .string("recording-offloaded")), ("recording", .string(id)),
                                     ("local_copies_deleted", .bool(true)), ("freed_bytes", .int(freed))])
             camera.record("offloaded", [("recording", .string(id)), ("target", .string(o.target.location))])
+        case .skipped(let s):
+            camera.emit("offload", [("action", .string("skipped")), ("file", .string(s.name)), ("reason", .string(s.reason))])
+            camera.record("offload-skipped", [("file", .string(s.name)), ("reason", .string(s.reason))])
         case .failed(let message):
             camera.emit("offload", [("action", .string("failed")), ("message", .string(message))])
             apply(.offloadFailed(message))
