@@ -62,7 +62,7 @@ bench: build
 # Coverage-guided fuzzing (libFuzzer + ASan), FUZZ_SECONDS per target (default 600): the last word of the
 # recipe is the list of targets (Fuzz/Targets.swift). Builds in .build-fuzz; crashes go to .build-fuzz/crashes.
 fuzz: deps
-	SWIFT=$(SWIFT) Fuzz/run.sh $(or $(FUZZ_SECONDS),600) avi-reader avi-repair frame-stamp utc script-line
+	SWIFT=$(SWIFT) Fuzz/run.sh $(or $(FUZZ_SECONDS),600) avi-reader avi-repair frame-stamp utc script-line manifest audit-trail evidence-files
 
 # The power-cut test with many more kills (make test runs 50).
 test-powercut: build

@@ -13,7 +13,51 @@ let targets: [String: (UnsafeRawBufferPointer) -> Void] = [
     "frame-stamp": fuzzFrameStamp,
     "utc": fuzzUTC,
     "script-line": fuzzScriptLines,
+    "manifest": fuzzManifest,
+    "audit-trail": fuzzAuditTrail,
+    "evidence-files": fuzzEvidenceFiles,
 ]
+
+/// Any bytes as a manifest: whatever parses writes back to exactly those bytes (the format's one owner
+/// accepts only what it would have written), and its names are evidence names of its own recording.
+func fuzzManifest(_ data: UnsafeRawBufferPointer) {
+    let bytes = Array(data)
+    guard let m = try? RecordingManifest.parse(bytes) else { return }
+    precondition(m.bytes == bytes, "manifest does not round-trip")
+    for s in m.segments {
+        guard case .segment(let name)? = Optional(EvidenceNames.kind(of: s.file)) else { preconditionFailure("bad name \(s.file)") }
+        precondition(name.recording.text == m.recordingID && !s.file.contains("/"))
+    }
+}
+
+/// Any bytes as an audit trail (and as its head): parse, facts, time order, signatures against a key.
+func fuzzAuditTrail(_ data: UnsafeRawBufferPointer) {
+    let bytes = Array(data)
+    _ = try? AuditHead.parse(bytes)
+    guard let trail = try? AuditTrail.parse(bytes) else { return }
+    precondition(trail.byteCount == bytes.count)
+    _ = trail.facts()
+    _ = try? trail.checkTimeOrder()
+    _ = try? trail.checkCheckpoints(key: FuzzFiles.key)
+    _ = try? trail.checkEntrySignatures(key: FuzzFiles.key)
+}
+
+/// Any bytes as each of the small evidence files: device.json, trusted keys, counters, a signature, a name.
+func fuzzEvidenceFiles(_ data: UnsafeRawBufferPointer) {
+    let bytes = Array(data)
+    if let info = try? DeviceInfo.parse(bytes) { precondition(info.bytes == bytes) }
+    _ = try? TrustedKeys.parse(bytes)
+    if let c = try? DeviceCounters.parse(bytes) { precondition(c.bytes == bytes) }
+    if let s = Signature(fileBytes: bytes) { precondition(s.fileBytes == bytes) }
+    let name = String(decoding: bytes, as: UTF8.self)
+    switch EvidenceNames.kind(of: name) {
+    case .segment(let s): precondition(s.fileName == name)
+    case .unfinishedSegment(let s): precondition(s.unfinishedName == name)
+    case .manifest(let id): precondition(EvidenceNames.manifestName(id) == name)
+    case .signature(let id): precondition(EvidenceNames.signatureName(id) == name)
+    case .spaceReserve, .unknown: break
+    }
+}
 
 /// Any bytes as a segment: read, then the stamp of every frame.
 func fuzzAVIReader(_ data: UnsafeRawBufferPointer) {
@@ -88,6 +132,11 @@ func fuzzScriptLines(_ data: UnsafeRawBufferPointer) {
 
 /// One scratch file per suffix and process, rewritten for every input.
 enum FuzzFiles {
+    /// The key the seed recordings were signed with (BODYCAM_FUZZ_KEY, set by run.sh), so that mutated
+    /// trails reach the signature checks; any valid key otherwise.
+    static let key: PublicKey = getenv("BODYCAM_FUZZ_KEY").flatMap { PublicKey(hex: String(cString: $0)) }
+        ?? PublicKey(hex: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")!
+
     nonisolated(unsafe) static var paths: [String: String] = [:]
     static func write(_ data: UnsafeRawBufferPointer, suffix: String) -> String {
         let path = paths[suffix] ?? {

@@ -37,6 +37,13 @@ for f in $seeds/storage/recordings/*.avi; do
     head -c $((size * 2 / 3)) "$f" > $seeds/avi-repair/$n-cut
 done
 mkdir -p $seeds/script-line && cp Fixtures/scenarios/*.script $seeds/script-line/ 2>/dev/null || true
+# Evidence files of the same storage: manifests, the audit trail and its head, device.json, counters.
+mkdir -p $seeds/manifest $seeds/audit-trail $seeds/evidence-files
+cp $seeds/storage/recordings/*.manifest.json $seeds/manifest/
+cp $seeds/storage/state/audit.jsonl $seeds/storage/state/audit-head.json $seeds/audit-trail/
+cp $seeds/storage/state/device.json $seeds/storage/state/counters.json $seeds/storage/recordings/*.manifest.sig $seeds/evidence-files/
+ls $seeds/storage/recordings > $seeds/evidence-files/names
+export BODYCAM_FUZZ_KEY=$(sed -n 's/.*"public_key":"\([0-9a-f]*\)".*/\1/p' $seeds/storage/state/device.json)
 
 status=0
 for target in "$@"; do
