@@ -138,8 +138,12 @@ struct EvidenceMutationTests {
             // Nothing vanished: each file is still there, finished, quarantined, or an empty segment removed.
             let quarantined = Quarantine(storage: storage).contents
             for name in before.subtracting(after) {
-                let finished = name.hasSuffix(".part") && after.contains(String(name.dropLast(5)))
-                let isolated = quarantined.contains { $0.hasSuffix("_" + name) || $0.contains("_" + name + ".") }
+                let finishedName = name.hasSuffix(".part") ? String(name.dropLast(5)) : name
+                let finished = name.hasSuffix(".part") && after.contains(finishedName)
+                // Set aside as it was, or after it was finished (its recording could not be vouched for).
+                let isolated = quarantined.contains {
+                    $0.hasSuffix("_" + name) || $0.contains("_" + name + ".") || $0.hasSuffix("_" + finishedName) || $0.contains("_" + finishedName + ".")
+                }
                 let removedEmpty = boot.recovery.emptySegmentsRemoved.contains(name)
                 #expect(finished || isolated || removedEmpty, "boot \(n): \(name) disappeared")
             }

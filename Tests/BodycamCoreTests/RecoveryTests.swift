@@ -51,6 +51,8 @@ struct RecoveryTests {
     @Test func anUnfinishedSegmentKeepsEveryWholeFrameAndGetsAManifest() throws {
         let (dir, identity, audit) = try Self.storage()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The camera logged the start (recovery vouches only for recordings it started).
+        audit.append("recording-started", mono: 0, utc: 0, [("id", .string("T-1-000001")), ("trigger", .string("holster"))])
         // A frame cut off mid-write: a chunk header promising more bytes than the file has.
         _ = try Self.unfinishedSegment(dir, frames: 7, tail: Array("00dc".utf8) + [0x00, 0x10, 0x00, 0x00] + [0xFF, 0xD8, 1, 2, 3])
         let r = try Recovery.run(directory: dir + "/recordings", identity: identity, audit: audit, quarantine: Quarantine(storage: dir), mono: 0, utc: 0)

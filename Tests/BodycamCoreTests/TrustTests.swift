@@ -79,10 +79,14 @@ struct TrustTests {
         var prev = AuditLog.genesis
         var bytes = 0
         for i in lines.indices {
+            // Every entry ends with its own signature: take it off, fix the chain, sign again with `identity`.
+            lines[i] = lines[i].replacing(/,"sig":"[^"]*"\}$/, with: "}")
             lines[i] = lines[i].replacing(/"prev":"[0-9a-f]{64}"/, with: "\"prev\":\"\(prev)\"")
             if lines[i].contains("\"event\":\"checkpoint\"") {
                 lines[i] = lines[i].replacing(/"signature":"[^"]*"/, with: "\"signature\":\"\(identity.sign(Array(prev.utf8)).base64)\"")
             }
+            let body = Array(lines[i].utf8.dropLast())
+            lines[i] = String(decoding: body + AuditTrail.signatureField(identity.sign(body)), as: UTF8.self)
             prev = Hex.encode(SHA256.hash(data: Array(lines[i].utf8)))
             bytes += lines[i].utf8.count + 1
         }
