@@ -31,6 +31,15 @@ public enum AVILayout {
     /// Bytes a frame chunk takes in 'movi': header, data, pad to even.
     @inline(__always) public static func chunkBytes(_ frameLength: Int) -> Int { 8 + frameLength + (frameLength & 1) }
 
+    /// Storage one frame of `frameLength` bytes takes in a segment: its chunk and its index entry. The
+    /// storage budget counts frames with this as they join a recording.
+    @inline(__always) public static func storageBytes(frameLength: Int) -> Int64 {
+        Int64(chunkBytes(frameLength) + indexEntryBytes)
+    }
+
+    /// Storage a segment takes besides its frames: header, and the index's own chunk header.
+    public static let segmentOverheadBytes = headerBytes + 8
+
     /// Size of the whole file once closed.
     public static func fileBytes(moviBytes: Int, frames: Int) -> Int {
         headerBytes + moviBytes + 8 + frames * indexEntryBytes

@@ -75,7 +75,7 @@ public final class AVISegmentWriter {
         placeholders = 0
         moviBytes = 0
         largestFrame = 0
-        let f = try PosixFile.createNew(path + ".part")
+        let f = try PosixFile.createNew(path + EvidenceNames.unfinishedSuffix)
         file = f
         finalPath = path
         self.directory = directory
@@ -183,7 +183,7 @@ public final class AVISegmentWriter {
             try f.sync()
             f.close()
             file = nil
-            try PosixFile.renameDurably(from: finalPath + ".part", to: finalPath, directory: directory)
+            try PosixFile.renameDurably(from: finalPath + EvidenceNames.unfinishedSuffix, to: finalPath, directory: directory)
         } catch {
             abandon()
             throw error

@@ -51,7 +51,6 @@ public final class Recorder: @unchecked Sendable {
     public func stopRecording() { queue.stopRecording() }
 
     /// Bytes a frame of `length` takes in a segment: its chunk and its index entry.
-    static func storageBytes(_ length: Int) -> Int64 { segmentStorageBytes(length) }
 
     /// Simulates a storage card that stops accepting writes (true) or recovers (false). While stalled,
     /// a live camera drops and counts frames once the ring is full; a virtual-clock run too (the stall

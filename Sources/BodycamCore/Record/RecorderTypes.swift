@@ -103,7 +103,3 @@ public enum WriteFailure: Equatable, Sendable {
     case outOfSpace
     case ioError
 }
-
-/// Bytes a frame of `length` takes in a segment: its chunk and its index entry.
-@inline(__always)
-func segmentStorageBytes(_ length: Int) -> Int64 { Int64(AVILayout.chunkBytes(length) + AVILayout.indexEntryBytes) }

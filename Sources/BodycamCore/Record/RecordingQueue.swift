@@ -64,7 +64,7 @@ final class RecordingQueue: @unchecked Sendable {
         lock.withLock {
             ring.commit(length: length, sequence: sequence, mono: mono, utc: utc, sourceSkipped: sourceSkipped)
             if ring.currentOwner != 0 {
-                counters.recordedBytes += segmentStorageBytes(length)
+                counters.recordedBytes += AVILayout.storageBytes(frameLength: length)
                 lock.broadcast(work)
             }
         }
@@ -80,7 +80,7 @@ final class RecordingQueue: @unchecked Sendable {
             let milliseconds = taken.firstMono.map { (now - $0 + Nanos.perMillisecond / 2) / Nanos.perMillisecond } ?? 0
             recordings.append(RecordingInfo(owner: owner, id: id, trigger: trigger, prerecordMilliseconds: milliseconds,
                                             startMono: now, startUTC: utcNow))
-            counters.recordedBytes += Int64(AVILayout.headerBytes + 8) + taken.bytes
+            counters.recordedBytes += Int64(AVILayout.segmentOverheadBytes) + taken.bytes
             lock.broadcast(work)
             return StartedRecording(prerecordFrames: taken.frames, prerecordMilliseconds: milliseconds)
         }

@@ -62,7 +62,7 @@ final class RecordingWriter {
         segment = AVISegmentWriter(width: settings.width, height: settings.height, fps: settings.fps,
                                    frameCapacity: settings.segmentFrameCapacity)
         reserve = SpaceReserve(path: settings.directory + "/.space-reserve",
-                               bytes: AVILayout.headerBytes + 8 + settings.segmentFrameCapacity * AVILayout.indexEntryBytes + 65_536)
+                               bytes: AVILayout.segmentOverheadBytes + settings.segmentFrameCapacity * AVILayout.indexEntryBytes + 65_536)
         reserve.claim()
         thread = OSThread { [unowned self] in self.run() }
     }
@@ -169,7 +169,7 @@ final class RecordingWriter {
             try segment.open(path: path, directory: settings.directory)
         } catch {
             // The writer made the file (unless it was there already): an empty segment is not kept.
-            if error.errno != EEXIST { unlink(path + ".part") }
+            if error.errno != EEXIST { unlink(path + EvidenceNames.unfinishedSuffix) }
             throw error
         }
         a.open = OpenSegment(index: index, path: path, firstSeq: frame.sequence, firstMono: frame.mono, firstUTC: frame.utc,
@@ -181,7 +181,7 @@ final class RecordingWriter {
         guard let open = a.open else { return }
         guard segment.frames > 0 else {
             segment.abandon()
-            unlink(open.path + ".part")
+            unlink(open.path + EvidenceNames.unfinishedSuffix)
             a.open = nil
             return
         }
@@ -202,7 +202,7 @@ final class RecordingWriter {
     private func abandonSegment(_ a: ActiveRecording) -> UInt64 {
         let frames = UInt64(segment.frames)
         segment.abandon()
-        if frames == 0, let open = a.open { unlink(open.path + ".part") }
+        if frames == 0, let open = a.open { unlink(open.path + EvidenceNames.unfinishedSuffix) }
         a.open = nil
         a.lostFrames += frames
         return frames

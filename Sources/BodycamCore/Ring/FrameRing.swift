@@ -183,7 +183,7 @@ public final class FrameRing {
             if slots[slot].owner == 0 && !slots[slot].written && slots[slot].mono >= since {
                 slots[slot].owner = owner
                 taken += 1
-                bytes += segmentStorageBytes(slots[slot].length)
+                bytes += AVILayout.storageBytes(frameLength: slots[slot].length)
                 if first == nil { first = slots[slot].mono }
                 markedEnd = i + 1
             }

@@ -168,7 +168,7 @@ public final class DeviceRuntime {
             pendingFailure = f
             return true
         }
-        return storageFree < 2 * Recorder.storageBytes(camera.settings.geometry.maxEncodedFrameBytes)
+        return storageFree < 2 * AVILayout.storageBytes(frameLength: camera.settings.geometry.maxEncodedFrameBytes)
     }
     private var pendingFailure: Recorder.WriteFailure?
 
