@@ -13,12 +13,7 @@ struct AdversaryTests {
 
     static func storage(_ name: String = #function, script: String = twoRecordings, records: String? = nil,
                         extra: [String] = []) throws -> String {
-        let storage = TestSupport.temporaryDirectory(name)
-        var args = ["run", "--strict", "--storage", storage] + options + extra
-        if let records { args += ["--records", records, "--offload-rate", "100000000"] }
-        let out = try TestSupport.bodycam(args, stdin: script + "quit\n")
-        #expect(out.status == 0, "\(out.stderr)")
-        return storage
+        try TestSupport.deviceStorage(name, options: options + extra, script: script, records: records)
     }
 
     static func recordings(_ storage: String) -> String { storage + "/recordings" }

@@ -62,6 +62,17 @@ enum TestSupport {
         try run(binary, arguments, stdin: stdin)
     }
 
+    /// A device storage made by running `script` (then `quit`) with `--strict`; with `records`, docked there.
+    static func deviceStorage(_ name: String, options: [String], script: String, records: String? = nil,
+                              sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let storage = temporaryDirectory(name)
+        var args = ["run", "--strict", "--storage", storage] + options
+        if let records { args += ["--records", records, "--offload-rate", "100000000"] }
+        let out = try bodycam(args, stdin: script + "quit\n")
+        #expect(out.status == 0, "\(out.stderr)", sourceLocation: sourceLocation)
+        return storage
+    }
+
     /// A trusted-keys file holding the keys of these device storages, as enrolment would record them
     /// (`bodycam key STORAGE`).
     static func trustedKeys(_ storages: [String]) throws -> String {
