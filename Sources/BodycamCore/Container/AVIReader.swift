@@ -107,6 +107,9 @@ public struct AVIReader {
             } else {
                 guard end <= n else { throw .malformed("chunk \(id) at \(pos) runs past the end of the file") }
                 if id == "idx1" {
+                    // Only after the frames: one before 'movi' would make the header reader and the file reader
+                    // disagree about what the file is (found by fuzzing AVI repair).
+                    guard movi != nil else { throw .malformed("idx1 at \(pos) before the movi list") }
                     guard idx1 == nil else { throw .malformed("second idx1 at \(pos)") }
                     idx1 = (pos + 8)..<end
                 }
