@@ -8,20 +8,26 @@ import Testing
 /// Tiny real recordings made once with the binary (160x120, 10 fps, 1 s segments), for the repair and
 /// mutation tests.
 enum RealRecordings {
-    static let segments: [String] = {
+    static let made = Result { () throws -> [String] in
         let storage = TestSupport.temporaryDirectory("real-recordings")
-        let out = try! TestSupport.bodycam(["run", "--strict", "--size", "160x120", "--fps", "10", "--storage", storage,
-                                            "--segment-duration", "1s", "--prerecord", "1s"],
-                                           stdin: "wait 2s\ndouble record\nwait 2s\nhold record 3s\nquit\n")
-        precondition(out.status == 0, out.stderr)
+        let out = try TestSupport.bodycam(["run", "--strict", "--size", "160x120", "--fps", "10", "--storage", storage,
+                                           "--segment-duration", "1s", "--prerecord", "1s"],
+                                          stdin: "wait 2s\ndouble record\nwait 2s\nhold record 3s\nquit\n")
+        guard out.status == 0 else { throw TestError("the recordings could not be made: \(out.stderr)") }
         let segments = TestSupport.segments(in: storage)
-        precondition(segments.count >= 2, "expected several segments: \(segments)")
+        guard segments.count >= 2 else { throw TestError("expected several segments: \(segments)") }
         return segments
-    }()
+    }
+    /// A fixture that could not be made fails the tests that need it; it never traps the test process.
+    static var segments: [String] { get throws { try made.get() } }
 
-    static func bytes(_ i: Int) -> [UInt8] { Array(FileManager.default.contents(atPath: segments[i % segments.count])!) }
+    static func bytes(_ i: Int) throws -> [UInt8] {
+        let all = try segments
+        return try FileBytes.contents(all[i % all.count])
+    }
     static func frames(_ i: Int) throws -> [[UInt8]] {
-        let avi = try AVIReader.read(path: segments[i % segments.count])
+        let all = try segments
+        let avi = try AVIReader.read(path: all[i % all.count])
         return avi.frames.indices.map { Array(avi.frameBytes($0)) }
     }
 }
@@ -59,7 +65,7 @@ struct AVIRepairTests {
         // "header unreadable" and the camera refused to boot.
         let dir = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let original = RealRecordings.bytes(0)
+        let original = try RealRecordings.bytes(0)
         let path = dir + "/seg.avi.part"
         Self.write(original, to: path)
         let frames = try AVIReader(bytes: original).frames.count
@@ -153,7 +159,7 @@ struct AVIRepairTests {
         let dir = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let target = dir + "/real.avi.part"
-        Self.write(RealRecordings.bytes(0), to: target)
+        Self.write(try RealRecordings.bytes(0), to: target)
         #expect(symlink(target, dir + "/link.avi.part") == 0)
         #expect(mkfifo(dir + "/fifo.avi.part", 0o600) == 0)
         #expect(mkdir(dir + "/dir.avi.part", 0o700) == 0)
@@ -164,7 +170,7 @@ struct AVIRepairTests {
     }
 
     @Test func readerRejectsWhatTrappedIt() throws {
-        let good = RealRecordings.bytes(0)
+        let good = try RealRecordings.bytes(0)
         // The strl LIST's size (offset 92) larger than the file was trusted.
         var big = good
         big[92] = 0xF0; big[93] = 0xFF; big[94] = 0xFF; big[95] = 0x7F

@@ -76,7 +76,7 @@ struct MutationTests {
     static func run(checkIndex: Int, mutations: Int, seed: UInt64) throws {
         let dir = TestSupport.temporaryDirectory("mutations")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let originals = RealRecordings.segments.indices.map(RealRecordings.bytes)
+        let originals = try (try RealRecordings.segments).indices.map(RealRecordings.bytes)
         let starts = originals.map(chunkStarts)
         var rng = SeededRandom(seed: seed)
         let check = checks[checkIndex]
@@ -99,7 +99,7 @@ struct MutationTests {
     }
 
     @Test func theOriginalsPassEveryCheck() throws {
-        for s in RealRecordings.segments {
+        for s in try RealRecordings.segments {
             let avi = try AVIReader.read(path: s)
             #expect(avi.frames.count > 0 && avi.emptyChunks.isEmpty && avi.indexEntries == avi.frames.count)
             for i in avi.frames.indices { #expect(avi.stamp(i) != nil) }

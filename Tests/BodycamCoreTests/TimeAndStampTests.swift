@@ -83,14 +83,14 @@ struct TimeAndStampTests {
     @Test func inspectReportsADamagedFileInsteadOfTrapping() throws {
         let dir = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var bytes = RealRecordings.bytes(0)
+        var bytes = try RealRecordings.bytes(0)
         bytes[92] = 0xF0; bytes[93] = 0xFF; bytes[94] = 0xFF; bytes[95] = 0x7F // strl LIST size past the end
         let path = dir + "/bad.avi"
         #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         let out = try TestSupport.bodycam(["inspect", "--frames", path])
         #expect(out.status == 1)
         #expect(out.stderr.contains("\(path): malformed AVI: header chunk LIST at 88 runs past hdrl"), "\(out.stderr)")
-        let good = try TestSupport.bodycam(["inspect", "--frames", RealRecordings.segments[0]])
+        let good = try TestSupport.bodycam(["inspect", "--frames", (try RealRecordings.segments)[0]])
         #expect(good.status == 0 && good.stdout.contains("\"src\":") && good.stdout.contains("\"empty_chunks\":0"), "\(good.stdout)")
     }
 }
