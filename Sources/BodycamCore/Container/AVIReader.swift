@@ -48,21 +48,8 @@ public struct AVIReader {
 
     /// Reads a regular file (never through a symlink, never a FIFO or device) of at most `maxFileBytes`.
     public static func read(path: String) throws(Failure) -> AVIReader {
-        let f: PosixFile
-        do { f = try PosixFile.openExisting(path) } catch { throw .unreadable("\(error)") }
-        defer { f.close() }
-        let size: Int
-        do { size = try f.size() } catch { throw .unreadable("\(error)") }
-        guard size <= maxFileBytes else {
-            throw .unreadable("\(path): \(size) bytes, more than the \(maxFileBytes >> 30) GiB limit for a segment")
-        }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var failure: IOError?
-        let n = bytes.withUnsafeMutableBytes { b -> Int in
-            do throws(IOError) { return try f.pread(into: b, at: 0) } catch { failure = error; return 0 }
-        }
-        if let failure { throw .unreadable("\(failure)") }
-        if n < size { bytes.removeLast(size - n) } // shrank while we read: parse what is there
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.contents(path, limit: maxFileBytes) } catch { throw .unreadable("\(error)") }
         return try AVIReader(bytes: bytes)
     }
 

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -165,29 +166,11 @@ public final class AuditLog: @unchecked Sendable {
         bytes += line.count + 1
         sinceCheckpoint += 1
         lastUTCWritten = at
-        lastHash = Hex.encode(SHA256.hash(data: line))
-        noteFacts(event, fields)
+        lastHash = Hex.sha256(line)
+        // The entry, read back as any reader would, updates what the trail says about its recording.
+        if let entry = try? JSONDecoder().decode(AuditEntry.self, from: Data(line)) {
+            AuditTrail.note(entry, utc: UTC.parse(entry.utc) ?? at, into: &factsByRecording)
+        }
         return nil
-    }
-
-    /// Keeps `facts` current for the entries recovery reads back (the same rules as `AuditTrail.facts`).
-    private func noteFacts(_ event: String, _ fields: [(String, JSON)]) {
-        func text(_ key: String) -> String? {
-            if case .string(let s)? = fields.first(where: { $0.0 == key })?.1 { return s }
-            return nil
-        }
-        guard let id = text("recording") ?? text("id") else { return }
-        switch event {
-        case "recording-started":
-            factsByRecording[id, default: AuditTrail.RecordingFacts()].started = true
-            factsByRecording[id]!.trigger = text("trigger")
-            if case .double(let d)? = fields.first(where: { $0.0 == "prerecord_s" })?.1 { factsByRecording[id]!.prerecordSeconds = d }
-        case "recording-finalized", "recovery":
-            if let m = text("manifest_sha256") { factsByRecording[id, default: AuditTrail.RecordingFacts()].loggedManifestSHA256 = m }
-        case "offloaded":
-            factsByRecording[id, default: AuditTrail.RecordingFacts()].offloaded = true
-        default:
-            break
-        }
     }
 }

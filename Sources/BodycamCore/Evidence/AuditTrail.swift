@@ -123,7 +123,7 @@ public struct AuditTrail: Sendable {
                 throw EvidenceError("audit entry \(n): hash chain broken: an entry before it was changed, removed or reordered")
             }
             guard let utc = UTC.parse(entry.utc) else { throw EvidenceError("audit entry \(n): utc is not a time") }
-            let digest = Hex.encode(SHA256.hash(data: Array(line)))
+            let digest = Hex.sha256(line)
             trail.lines.append(Line(entry: entry, signedBody: body, signature: signature, sha256: digest, endOffset: end + 1, utc: utc))
             prev = digest
             start = end + 1
@@ -215,28 +215,31 @@ public struct AuditTrail: Sendable {
 
     public func facts() -> [String: RecordingFacts] {
         var facts: [String: RecordingFacts] = [:]
-        for line in lines {
-            let e = line.entry
-            guard let id = e.recordingID else { continue }
-            switch e.event {
-            case "recording-started":
-                facts[id, default: RecordingFacts()].started = true
-                facts[id]!.trigger = e.trigger
-                facts[id]!.prerecordSeconds = e.prerecord_s
-            case "recording-finalized":
-                facts[id, default: RecordingFacts()].loggedManifestSHA256 = e.manifest_sha256
-            case "recovery" where e.manifest_sha256 != nil:
-                facts[id, default: RecordingFacts()].loggedManifestSHA256 = e.manifest_sha256
-            case "offloaded":
-                facts[id, default: RecordingFacts()].offloaded = true
-            case "marker":
-                if let number = e.number, let seq = e.frame_seq {
-                    facts[id, default: RecordingFacts()].markers.append(Marker(number: number, utc: line.utc, frameSeq: seq))
-                }
-            default:
-                break
-            }
-        }
+        for line in lines { Self.note(line.entry, utc: line.utc, into: &facts) }
         return facts
+    }
+
+    /// Adds what one entry says about its recording to `facts`: the one rule, for a trail read back and for
+    /// the live log (`AuditLog.facts`).
+    static func note(_ e: AuditEntry, utc: Int64, into facts: inout [String: RecordingFacts]) {
+        guard let id = e.recordingID else { return }
+        switch e.event {
+        case "recording-started":
+            facts[id, default: RecordingFacts()].started = true
+            facts[id]!.trigger = e.trigger
+            facts[id]!.prerecordSeconds = e.prerecord_s
+        case "recording-finalized":
+            facts[id, default: RecordingFacts()].loggedManifestSHA256 = e.manifest_sha256
+        case "recovery" where e.manifest_sha256 != nil:
+            facts[id, default: RecordingFacts()].loggedManifestSHA256 = e.manifest_sha256
+        case "offloaded":
+            facts[id, default: RecordingFacts()].offloaded = true
+        case "marker":
+            if let number = e.number, let seq = e.frame_seq {
+                facts[id, default: RecordingFacts()].markers.append(Marker(number: number, utc: utc, frameSeq: seq))
+            }
+        default:
+            break
+        }
     }
 }

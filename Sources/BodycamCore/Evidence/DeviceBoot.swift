@@ -93,8 +93,7 @@ public struct DeviceBoot {
         // State files must be regular files: a folder or link in their place (or their temporary's) is set aside.
         for name in [DeviceIdentity.keyFileName, DeviceIdentity.infoFileName, AuditLog.fileName, AuditHead.fileName,
                      DeviceCounters.fileName] {
-            for candidate in [name, name + ".tmp"] where PosixFile.kind(state + "/" + candidate) == .other
-                || PosixFile.kind(state + "/" + candidate) == .directory {
+            for candidate in [name, name + ".tmp"] where ![.missing, .regular].contains(PosixFile.kind(state + "/" + candidate)) {
                 try isolate(candidate, "not a regular file")
             }
         }

@@ -2,8 +2,8 @@ import Foundation
 
 /// Counters that must never go back, whatever is offloaded, deleted or quarantined: how often the device
 /// has booted, and the next recording number. Kept in `state/counters.json`, written durably at boot;
-/// at boot the next recording number is also at least one more than any id the audit trail, the
-/// recordings folder or the quarantine names, so a lost or stale file cannot make an id repeat.
+/// at boot the next recording number is also at least one more than any id the audit trail or a kept
+/// recording names (never a quarantined or planted name), so a lost or stale file cannot make an id repeat.
 public struct DeviceCounters: Equatable, Sendable {
     public static let fileName = "counters.json"
     /// Far beyond any device's life, and far from overflow.

@@ -95,7 +95,7 @@ public struct PublicKey: Equatable, Hashable, Sendable, CustomStringConvertible 
     }
     public var hex: String { Hex.encode(raw) }
     /// `SHA256:` and the first 16 hex digits of the key's SHA-256: what verify prints and people compare.
-    public var fingerprint: String { "SHA256:" + Hex.encode(SHA256.hash(data: raw)).prefix(16) }
+    public var fingerprint: String { "SHA256:" + Hex.sha256(raw).prefix(16) }
     public var description: String { fingerprint }
 
     public func isValidSignature(_ signature: Signature, for bytes: [UInt8]) -> Bool {

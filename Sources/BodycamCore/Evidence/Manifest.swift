@@ -89,7 +89,7 @@ public struct RecordingManifest: Equatable, Sendable {
         return Array((json.serialized + "\n").utf8)
     }
 
-    public var sha256: String { Hex.encode(SHA256.hash(data: bytes)) }
+    public var sha256: String { Hex.sha256(bytes) }
 
     /// Writes the manifest and its signature durably into `directory`. Returns the manifest's SHA-256.
     @discardableResult
@@ -97,7 +97,7 @@ public struct RecordingManifest: Equatable, Sendable {
         let b = bytes
         try FileBytes.writeDurably(directory + "/" + Self.signatureName(recordingID), identity.sign(b).fileBytes)
         try FileBytes.writeDurably(directory + "/" + Self.jsonName(recordingID), b)
-        return Hex.encode(SHA256.hash(data: b))
+        return Hex.sha256(b)
     }
 
     // MARK: - Reading
@@ -190,7 +190,7 @@ public struct SignedManifest: Sendable {
     public var manifest: RecordingManifest
     public var bytes: [UInt8]
     public var signature: Signature
-    public var sha256: String { Hex.encode(SHA256.hash(data: bytes)) }
+    public var sha256: String { Hex.sha256(bytes) }
 
     /// Reads `<id>.manifest.json` and `<id>.manifest.sig` in `directory` (relative to `dirfd` when given).
     /// Throws a message naming the file and the check.

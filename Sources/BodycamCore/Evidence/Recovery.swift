@@ -137,25 +137,24 @@ public struct Recovery {
                 let path = directory + "/" + segment.fileName
                 guard let avi = try? AVIReader.read(path: path), !avi.frames.isEmpty,
                       let first = avi.stamp(0), let last = avi.stamp(avi.frames.count - 1),
-                      first.deviceID == identity.deviceID, last.deviceID == identity.deviceID,
-                      let digest = FileBytes.sha256(path), let size = PosixFile.size(path) else {
+                      first.deviceID == identity.deviceID, last.deviceID == identity.deviceID else {
                     try isolate(segment.fileName, "not a readable segment (no stamped frames)")
                     continue
                 }
                 records.append(SegmentRecord(index: segment.index, file: segment.fileName, frames: avi.frames.count,
                                              missingFrames: avi.emptyChunks.count,
-                                             bytes: Int(size), firstSeq: first.sequence, lastSeq: last.sequence,
-                                             firstUTC: first.utc, lastUTC: last.utc, sha256: digest))
+                                             bytes: avi.bytes.count, firstSeq: first.sequence, lastSeq: last.sequence,
+                                             firstUTC: first.utc, lastUTC: last.utc, sha256: Hex.sha256(avi.bytes)))
             }
             guard !records.isEmpty else { continue }
-            let facts = facts[id.text]
+            let logged = facts[id.text]
             // Segments numbered from 1 without gaps, unless one was lost entirely.
             let complete = records.map(\.index) == Array(1...records.count)
             let manifest = RecordingManifest(
-                deviceID: identity.deviceID, recordingID: id.text, trigger: facts?.trigger ?? "unknown",
-                startUTC: records.first!.firstUTC, endUTC: records.last!.lastUTC, prerecordSeconds: facts?.prerecordSeconds ?? 0,
-                markers: facts?.markers ?? [], segments: records, droppedFrames: 0, lostFrames: 0, complete: complete,
-                recovered: true, loggedManifestSHA256: facts?.loggedManifestSHA256)
+                deviceID: identity.deviceID, recordingID: id.text, trigger: logged?.trigger ?? "unknown",
+                startUTC: records.first!.firstUTC, endUTC: records.last!.lastUTC, prerecordSeconds: logged?.prerecordSeconds ?? 0,
+                markers: logged?.markers ?? [], segments: records, droppedFrames: 0, lostFrames: 0, complete: complete,
+                recovered: true, loggedManifestSHA256: logged?.loggedManifestSHA256)
             let digest = try manifest.write(to: directory, identity: identity)
             result.manifestsWritten.append(EvidenceNames.manifestName(id))
             result.latestRecordedUTC = max(result.latestRecordedUTC ?? .min, manifest.endUTC)

@@ -179,14 +179,14 @@ public struct Verifier {
             guard let (fd, size) = try? FileBytes.openRegular(segmentPath) else {
                 bad("exists", PosixFile.exists(segmentPath) ? "not a regular file" : "segment file is missing"); continue
             }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-            let digest = FileBytes.sha256(fd: fd, buffer: buffer)
-            buffer.deallocate()
             close(fd)
             if size != Int64(s.bytes) { bad("size", "\(size) bytes, manifest says \(s.bytes)"); continue }
-            if digest != s.sha256 { bad("sha256", "does not match the manifest (the file was changed)"); continue }
+            // Read once, of the size the manifest says: hashed, then parsed.
+            let bytes: [UInt8]
+            do { bytes = try FileBytes.contents(segmentPath, limit: s.bytes) } catch { bad("exists", "\(error)"); continue }
+            if Hex.sha256(bytes) != s.sha256 { bad("sha256", "does not match the manifest (the file was changed)"); continue }
             let avi: AVIReader
-            do { avi = try AVIReader.read(path: segmentPath) } catch { bad("avi", "\(error)"); continue }
+            do { avi = try AVIReader(bytes: bytes) } catch { bad("avi", "\(error)"); continue }
             if avi.frames.count != s.frames || avi.emptyChunks.count != s.missingFrames {
                 bad("frames", "\(avi.frames.count) frames and \(avi.emptyChunks.count) missing, manifest says \(s.frames) and \(s.missingFrames)")
                 continue
@@ -220,10 +220,11 @@ public struct Verifier {
     // MARK: - Audit trails
 
     /// Checks a trail and its signed head, and (given the recordings it covers) that they agree.
-    /// `scope`: the folder whose manifests the trail must account for.
+    /// `scope`: the folder whose manifests the trail must account for. Returns the trail and its bytes if
+    /// all of it checks out.
     @discardableResult
     private mutating func verifyTrail(_ path: String, scope: String?, manifests: [String: SignedManifest],
-                                      headPath: String? = nil) -> AuditTrail? {
+                                      headPath: String? = nil) -> (trail: AuditTrail, bytes: [UInt8])? {
         let headFile = headPath ?? AuditLog.headPath(forTrail: path)
         let bytes: [UInt8]
         do { bytes = try FileBytes.contents(path, limit: AuditTrail.maxFileBytes) } catch { fail(path, "audit", "\(error)"); return nil }
@@ -257,7 +258,7 @@ public struct Verifier {
         let how = trusted == nil ? "integrity only (key \(key.fingerprint) from device.json, not trusted)" : "signed by \(key.fingerprint)"
         let agreement = scope == nil ? "" : ", agrees with the recordings"
         pass(path, "\(trail.lines.count) entries, hash chain intact, \(trail.checkpoints) checkpoint\(trail.checkpoints == 1 ? "" : "s"), head \(how)\(agreement)\(tail)")
-        return trail
+        return (trail, bytes)
     }
 
     /// The trail and the recordings agree: every manifest is the one logged; every recording logged is
@@ -296,8 +297,8 @@ public struct Verifier {
     private mutating func verifyRecordsTrails(folder: String, copies: [String], manifests: [String: SignedManifest]) {
         guard let newest = copies.max(by: { Self.entriesInName($0) < Self.entriesInName($1) }) else { return }
         let deviceFolder = Self.parent(folder)
-        guard let trail = verifyTrail(newest, scope: deviceFolder, manifests: manifests, headPath: Self.recordsHeadPath(newest)) else { return }
-        let newestBytes = (try? FileBytes.contents(newest, limit: AuditTrail.maxFileBytes)) ?? []
+        guard let (trail, newestBytes) = verifyTrail(newest, scope: deviceFolder, manifests: manifests,
+                                                     headPath: Self.recordsHeadPath(newest)) else { return }
         for older in copies where older != newest {
             guard let bytes = try? FileBytes.contents(older, limit: AuditTrail.maxFileBytes),
                   bytes.count <= newestBytes.count, newestBytes[0..<bytes.count].elementsEqual(bytes) else {

@@ -111,7 +111,7 @@ public final class Offloader {
                 }
                 let sig = signed.signature.fileBytes
                 recordingJobs.append(Job(recording: id.text, folder: id.text, file: EvidenceNames.signatureName(id),
-                                         sha256: Hex.encode(SHA256.hash(data: sig)), bytes: sig.count, data: sig))
+                                         sha256: Hex.sha256(sig), bytes: sig.count, data: sig))
                 recordingJobs.append(Job(recording: id.text, folder: id.text, file: name, sha256: signed.sha256,
                                          bytes: signed.bytes.count, data: signed.bytes))
                 jobs += recordingJobs
@@ -254,9 +254,9 @@ public final class Offloader {
         guard trail.count == head.bytes else { throw RecordsError("\(auditPath): shorter than its signed head") }
         let headBytes = head.fileBytes
         jobs.append(Job(recording: nil, folder: RecordsNames.auditFolder, file: RecordsNames.auditCopy(entries: head.entries),
-                        sha256: Hex.encode(SHA256.hash(data: trail)), bytes: trail.count, data: trail))
+                        sha256: Hex.sha256(trail), bytes: trail.count, data: trail))
         jobs.append(Job(recording: nil, folder: RecordsNames.auditFolder, file: RecordsNames.auditHeadCopy(entries: head.entries),
-                        sha256: Hex.encode(SHA256.hash(data: headBytes)), bytes: headBytes.count, data: headBytes))
+                        sha256: Hex.sha256(headBytes), bytes: headBytes.count, data: headBytes))
     }
 
     private func fail(_ message: String, _ onOutcome: (Outcome) -> Void) {

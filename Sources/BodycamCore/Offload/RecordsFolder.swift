@@ -74,7 +74,7 @@ public final class RecordsFolder: RecordsTarget {
         }
         // First delivery: pin the key (append to trusted-keys, durably), and keep device.json as presented. An
         // identity already kept for this id (with no pin: the pin file was lost) is not overruled by a newcomer.
-        let digest = Hex.encode(SHA256.hash(data: info.bytes))
+        let digest = Hex.sha256(info.bytes)
         if try stored(components: [device], file: DeviceIdentity.infoFileName, sha256: digest) == .different {
             throw RecordsError("device \(device): the records already hold another identity for it, and no pinned key: refused", refusal: true)
         }
@@ -110,7 +110,7 @@ public final class RecordsFolder: RecordsTarget {
 
     /// Writes a small file under its final name once; the same bytes again are accepted, others refused.
     private func put(device: String, components: [String], file: String, bytes: [UInt8]) throws(RecordsError) {
-        let digest = Hex.encode(SHA256.hash(data: bytes))
+        let digest = Hex.sha256(bytes)
         switch try stored(components: components, file: file, sha256: digest) {
         case .same: return
         case .different: throw RecordsError("\(root)/\(components.joined(separator: "/"))/\(file) exists with other contents: refused", refusal: true)

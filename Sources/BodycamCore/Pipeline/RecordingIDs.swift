@@ -26,8 +26,9 @@ public struct RecordingIDs {
         let path = stateDirectory + "/" + DeviceCounters.fileName
         let fd = retrying { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o640) }
         if fd >= 0 {
-            _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            close(fd)
+            let f = PosixFile(fd: fd, path: path)
+            bytes.withUnsafeBytes { b in try? f.write(b) }
+            f.close()
         }
         return (UInt32(truncatingIfNeeded: n), EvidenceNames.RecordingID(deviceID: deviceID, number: n).text)
     }

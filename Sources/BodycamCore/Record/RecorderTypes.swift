@@ -103,3 +103,13 @@ public enum WriteFailure: Equatable, Sendable {
     case outOfSpace
     case ioError
 }
+
+extension Event {
+    /// The writer could not write part of a recording (docs/EVENTS.md, `error` from the writer).
+    static func writerError(recording: String, _ error: IOError, message: String? = nil, at time: (mono: Nanos, utc: Int64)) -> Event {
+        Event("error", mono: time.mono, utc: time.utc, [
+            ("source", .string("writer")), ("recording", .string(recording)),
+            ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(message ?? error.description)),
+        ])
+    }
+}

@@ -82,10 +82,7 @@ final class RecordingEvidence {
                 ("sha256", .string(digest)),
             ]))
         } catch {
-            events.emit(Event("error", mono: time.mono, utc: time.utc, [
-                ("source", .string("writer")), ("recording", .string(info.id)),
-                ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string("manifest: \(error)")),
-            ]))
+            events.emit(.writerError(recording: info.id, error, message: "manifest: \(error)", at: time))
         }
     }
 }

@@ -153,10 +153,7 @@ final class RecordingWriter {
             if !appended { a.lostFrames += 1 }
             if abandoned > 0 { queue.moveToLost(frames: abandoned - (appended ? 1 : 0)) }
             queue.fail(error.isOutOfSpace ? .outOfSpace : .ioError)
-            events.emit(Event("error", mono: frame.mono, utc: frame.utc, [
-                ("source", .string("writer")), ("recording", .string(a.info.id)),
-                ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(error.description)),
-            ]))
+            events.emit(.writerError(recording: a.info.id, error, at: (frame.mono, frame.utc)))
             return kept
         }
     }
@@ -217,10 +214,7 @@ final class RecordingWriter {
             do { try closeSegment(a) } catch {
                 a.failed = true
                 queue.moveToLost(frames: abandonSegment(a))
-                events.emit(Event("error", mono: a.eventTime.mono, utc: a.eventTime.utc, [
-                    ("source", .string("writer")), ("recording", .string(a.info.id)),
-                    ("out_of_space", .bool(error.isOutOfSpace)), ("message", .string(error.description)),
-                ]))
+                events.emit(.writerError(recording: a.info.id, error, at: a.eventTime))
             }
         }
         let time = a.eventTime

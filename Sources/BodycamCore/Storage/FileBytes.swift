@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,20 +26,22 @@ public enum FileBytes {
 
     /// Largest segment we ever write is 1 GiB; nothing we read whole is larger.
     public static let defaultLimit = 1 << 31
-    /// Manifests, keys, device files, heads: small text.
-    public static let smallFileLimit = 16 << 20
 
-    /// Opens a regular file for reading without following a symbolic link (`dirfd` relative when given).
+    /// Opens a regular file for reading without following a symbolic link (`dirfd` relative when given):
+    /// `PosixFile.openExisting`, with its refusals said as `Failure`s.
     public static func openRegular(_ path: String, at dirfd: Int32 = AT_FDCWD) throws(Failure) -> (fd: Int32, size: Int64) {
-        let fd = retrying { openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }
-        guard fd >= 0 else {
-            let e = errno
-            throw e == ENOENT ? .missing(path) : e == ELOOP ? .notRegular(path) : .io(path, errno: e)
+        let f: PosixFile
+        do { f = try PosixFile.openExisting(path, at: dirfd) } catch {
+            switch error.errno {
+            case ENOENT: throw .missing(path)
+            case ELOOP, EINVAL: throw .notRegular(path) // a link (O_NOFOLLOW), or not a regular file
+            default: throw .io(path, errno: error.errno)
+            }
         }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { let e = errno; close(fd); throw .io(path, errno: e) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { close(fd); throw .notRegular(path) }
-        return (fd, Int64(st.st_size))
+        do { return (f.fd, Int64(try f.size())) } catch {
+            f.close()
+            throw .io(path, errno: error.errno)
+        }
     }
 
     /// The whole file, at most `limit` bytes.
@@ -57,9 +60,6 @@ public enum FileBytes {
         if done < data.count { data.removeLast(data.count - done) }
         return data
     }
-
-    /// The whole file, or nil if it is missing, not a regular file, too large or unreadable.
-    public static func read(_ path: String, limit: Int = defaultLimit) -> [UInt8]? { try? contents(path, limit: limit) }
 
     /// Writes a new file completely and durably: temporary name, fsync, rename, fsync of the folder.
     public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(IOError) {
@@ -139,6 +139,9 @@ public enum Hex {
         }
         return out
     }
+
+    /// The SHA-256 of `data` as evidence writes it (what `sha256sum` prints).
+    public static func sha256<D: DataProtocol>(_ data: D) -> String { encode(SHA256.hash(data: data)) }
 
     /// A SHA-256 digest as written: 64 lower-case hex digits.
     public static func isDigest<S: StringProtocol>(_ text: S) -> Bool { decode(text, bytes: 32) != nil }

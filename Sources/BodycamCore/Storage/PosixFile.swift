@@ -28,8 +28,8 @@ public struct PosixFile {
     /// Opens an existing regular file for reading (or reading and writing). No symlink is followed
     /// (O_NOFOLLOW) and a FIFO or device cannot block the open (O_NONBLOCK, then fstat): anything but a
     /// regular file fails with EINVAL.
-    public static func openExisting(_ path: String, writable: Bool = false) throws(IOError) -> PosixFile {
-        let fd = retrying { open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+    public static func openExisting(_ path: String, writable: Bool = false, at dirfd: Int32 = AT_FDCWD) throws(IOError) -> PosixFile {
+        let fd = retrying { openat(dirfd, path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
         guard fd >= 0 else { throw IOError(operation: "open", path: path, errno: errno) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
