@@ -21,22 +21,30 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("v4l2")]
         ),
+        // The evidence format, one definition shared by the camera, `bodycam verify` and the records service:
+        // recording names, manifests, signatures, device identity, the audit trail, frame stamps, the AVI reader.
+        .target(
+            name: "BodycamEvidence",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The camera: the pure device model, the media path (HAL, ring, writer), boot, recovery and offload.
         .target(
             name: "BodycamCore",
             // Plain -O, not -Ounchecked: overflow and precondition checks stay on in the firmware (a trap is
             // recovered at boot; silent wrap-around in evidence is not), at no measurable cost per frame.
-            dependencies: ["CHAL", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CHAL", "BodycamEvidence", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "bodycam",
             dependencies: [
                 "BodycamCore",
+                "BodycamEvidence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "BodycamCoreTests",
-            dependencies: ["BodycamCore", "CHAL"]
+            dependencies: ["BodycamCore", "BodycamEvidence", "CHAL"]
         ),
     ]
 )

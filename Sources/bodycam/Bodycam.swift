@@ -2,6 +2,7 @@ import ArgumentParser
 import BodycamCore
 #if canImport(Glibc)
 import Glibc
+import BodycamEvidence
 #endif
 
 @main

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BodycamCore
+import BodycamEvidence
 
 /// The device's behaviour, all with real cameras' defaults (see README, "The device").
 struct DeviceOptions: ParsableArguments {

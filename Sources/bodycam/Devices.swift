@@ -1,5 +1,6 @@
 import ArgumentParser
 import BodycamCore
+import BodycamEvidence
 
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(

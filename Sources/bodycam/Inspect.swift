@@ -1,5 +1,6 @@
 import ArgumentParser
 import BodycamCore
+import BodycamEvidence
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(

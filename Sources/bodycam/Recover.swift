@@ -1,5 +1,6 @@
 import ArgumentParser
 import BodycamCore
+import BodycamEvidence
 
 struct Recover: ParsableCommand {
     static let configuration = CommandConfiguration(

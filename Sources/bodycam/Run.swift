@@ -3,6 +3,7 @@ import Foundation
 import BodycamCore
 #if canImport(Glibc)
 import Glibc
+import BodycamEvidence
 #endif
 
 /// Set by SIGINT/SIGTERM; the runtime checks it after every frame, every real-clock sleep slice and while

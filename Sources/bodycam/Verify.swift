@@ -1,5 +1,6 @@
 import ArgumentParser
 import BodycamCore
+import BodycamEvidence
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 struct AVISegmentWriterTests {
     @Test func segmentRoundTripsThroughOurReaderAndFFprobe() throws {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Adversarial review (branch `adversary`): each test is a reproducer for a problem found on the current
 /// code, and FAILS there. They describe what should happen; see the report for the fix suggested.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Nothing on the storage stops the camera booting: what it cannot use is quarantined and reported;
 /// one process per storage.

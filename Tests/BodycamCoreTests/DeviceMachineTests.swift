@@ -1,5 +1,6 @@
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// The device rules, one by one, on the pure state machine: inputs with times in, outputs out.
 struct DeviceMachineTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Thousands of seeded mutations of a real device storage through `verify` and through boot-time
 /// recovery, in-process. Verify: every change to any byte of a segment, manifest, signature, audit entry

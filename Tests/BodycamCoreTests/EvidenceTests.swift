@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Recordings as evidence: what `bodycam verify` accepts untouched, and every kind of tampering it must
 /// catch, naming the file and the check.

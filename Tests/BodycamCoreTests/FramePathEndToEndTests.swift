@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Runs the real `bodycam` binary on synthetic frames and checks what it wrote with ffprobe/ffmpeg and
 /// with the per-frame stamps read back from the files.

@@ -1,5 +1,6 @@
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// The ring checks its own structure (`checkInvariants`) after every mutation in debug builds, which is
 /// how these tests run; the tests add the behavioural properties on top.

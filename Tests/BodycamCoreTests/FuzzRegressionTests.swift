@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Inputs the fuzzers (`make fuzz`) found, kept in Fixtures/fuzz as `<target>-<what>.bin` and replayed with
 /// the property their target checks: each failed before its fix.

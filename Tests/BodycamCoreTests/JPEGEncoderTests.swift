@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 struct JPEGEncoderTests {
     /// One synthetic frame of the given geometry as raw bytes.

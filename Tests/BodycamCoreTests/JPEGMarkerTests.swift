@@ -1,6 +1,7 @@
 import CHAL
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 struct JPEGMarkerTests {
     static func sampleJPEG() throws -> [UInt8] {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Thousands of seeded mutations of real recordings through every reader of them, in-process: nothing
 /// may trap, and every failure is a typed error (the readers use typed throws, so the compiler holds

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Docking: the camera offloads to central records, verified at the destination, resumably, and
 /// deletes nothing it has not seen verified there.

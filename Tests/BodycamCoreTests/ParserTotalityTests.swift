@@ -1,3 +1,4 @@
+@testable import BodycamEvidence
 #if canImport(Glibc)
 import Glibc
 #endif

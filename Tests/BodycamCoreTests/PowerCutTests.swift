@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Kills the camera with SIGKILL at many random moments while it records in real time, boots it again,
 /// and checks that what was recorded survived: every segment plays, the frames up to a sync interval
@@ -37,14 +38,29 @@ struct PowerCutTests {
                 p.standardOutput = FileHandle.nullDevice
                 p.standardError = FileHandle.nullDevice
                 try p.run()
-                let delay = 0.3 + Double(rng.next() % 2200) / 1000 // 0.3 s to 2.5 s into the recording
+                // Into the recording, counted from when its first segment appears: ten cameras starting at
+                // once on two cores take a varying while to boot, and a kill before recording proves nothing.
+                let delay = 0.05 + Double(rng.next() % 2200) / 1000
                 victims.append(Victim(storage: storage, process: p, started: Date(), killAfter: delay))
             }
-            for i in victims.indices.sorted(by: { victims[$0].killAfter < victims[$1].killAfter }) {
-                let wait = victims[i].killAfter - Date().timeIntervalSince(victims[i].started)
-                if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
-                kill(victims[i].process.processIdentifier, SIGKILL)
-                victims[i].killedAt = Date().timeIntervalSince(victims[i].started)
+            // Each kill is timed from when that camera's first segment appears.
+            var segmentSeen: [Date?] = Array(repeating: nil, count: victims.count)
+            var alive = Set(victims.indices)
+            let deadline = Date().addingTimeInterval(60)
+            while !alive.isEmpty {
+                for i in alive.sorted() {
+                    if segmentSeen[i] == nil {
+                        let names = (try? FileManager.default.contentsOfDirectory(atPath: victims[i].storage + "/recordings")) ?? []
+                        if names.contains(where: { $0.hasSuffix(".avi.part") }) { segmentSeen[i] = Date() }
+                    }
+                    let due = segmentSeen[i].map { Date().timeIntervalSince($0) >= victims[i].killAfter } ?? false
+                    if due || Date() > deadline {
+                        kill(victims[i].process.processIdentifier, SIGKILL)
+                        victims[i].killedAt = Date().timeIntervalSince(victims[i].started)
+                        alive.remove(i)
+                    }
+                }
+                usleep(10_000)
             }
             for v in victims {
                 v.process.waitUntilExit()

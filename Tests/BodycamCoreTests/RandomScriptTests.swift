@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// For any script: every recording decodes with ffmpeg, and the untouched storage (and the records it
 /// docked into) verify against the camera's enrolled key. Scripts are drawn from the whole command

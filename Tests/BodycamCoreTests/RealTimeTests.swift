@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Recordings keep real time: frames that never came (skipped by the source, damaged, no room) keep their
 /// place in the AVI timeline as empty chunks, so a recording plays for as long as it was recorded, and the

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// The recorder's threading and back-pressure rules, with real files and a stalled writer.
 struct RecorderTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Recovery on its own: what a crash can leave behind, and what comes back.
 struct RecoveryTests {

@@ -3,6 +3,7 @@ import Testing
 @testable import BodycamCore
 #if canImport(Glibc)
 import Glibc
+@testable import BodycamEvidence
 #endif
 
 /// The camera run in-process (CameraRuntime + DeviceRuntime + ScriptRunner) on scripts, with a watchdog so

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// The scenario scripts in Fixtures/scenarios, run end to end with `--strict` (so every `expect` in them
 /// must hold), then checked on the event stream and on the files with ffprobe/ffmpeg.

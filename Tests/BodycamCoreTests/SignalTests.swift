@@ -3,6 +3,7 @@ import Testing
 @testable import BodycamCore
 #if canImport(Glibc)
 import Glibc
+@testable import BodycamEvidence
 #endif
 
 /// SIGINT/SIGTERM finalize every recording and exit promptly, even in the middle of a long `wait`; a

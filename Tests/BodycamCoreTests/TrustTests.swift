@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// The attacks of issue 10 on the evidence and the records, one test each: a full forgery, laundering by
 /// recovery, deletions, an impostor at the records, a traversal in a manifest, links at the records.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// A V4L2 device in memory, behind the same seam as the real one: it streams frames from a list,
 /// injects errno values on chosen calls, and records every call.

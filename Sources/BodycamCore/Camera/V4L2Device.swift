@@ -1,6 +1,7 @@
 import CHAL
 #if canImport(Glibc)
 import Glibc
+import BodycamEvidence
 #endif
 
 /// An errno from a V4L2 call.

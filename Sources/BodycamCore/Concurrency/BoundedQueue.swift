@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// A fixed-capacity FIFO between two threads (script lines from the reader thread to the runner).
 /// Storage is allocated once; `push` waits while it is full, `pop` waits (up to a timeout) while empty.
 /// `close` ends both sides: pushes are refused and pops drain what is left, then say so.

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// A battery gauge: charge drains at a current that depends on the device state, and fills on the dock.
 /// Integer arithmetic in milliamp-nanoseconds, so the same script gives the same levels on every run.
 public struct Battery: Equatable, Sendable {

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Timings and limits of the device's behaviour. Defaults follow real cameras (Axon, Motorola).
 public struct DeviceConfig: Equatable, Sendable {
     public var doublePressWindow: Nanos = 500 * Nanos.perMillisecond

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// The camera's physical buttons.
 public enum Button: String, CaseIterable, Sendable {
     case record, function, power

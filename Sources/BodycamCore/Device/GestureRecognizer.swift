@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Turns button edges into gestures. Pure and clock-free: times come with the edges, and the hold timer
 /// is exposed as a deadline the runtime calls `tick` at.
 ///

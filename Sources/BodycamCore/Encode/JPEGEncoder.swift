@@ -1,4 +1,5 @@
 import CHAL
+import BodycamEvidence
 
 /// Why a frame could not be encoded.
 public enum JPEGEncodeError: Error, Equatable, Sendable {

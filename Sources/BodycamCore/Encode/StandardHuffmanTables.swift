@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// The standard Huffman tables of the JPEG specification (ITU-T T.81, Annex K.3): luminance DC, luminance
 /// AC, chrominance DC, chrominance AC, as the payload of one DHT segment. Many webcams send MJPEG frames
 /// without a DHT segment and rely on these; a saved frame must decode on its own, so they are put back.

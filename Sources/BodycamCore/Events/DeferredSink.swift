@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Holds the writer thread's events until the capture side prints them (virtual clock), so stdout has the
 /// same order on every run. Bounded: when full, the writer prints everything held itself (nothing is lost;
 /// only the order can then vary, after more than `capacity` writer events without a capture-side event).

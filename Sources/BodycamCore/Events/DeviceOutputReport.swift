@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// How each output of the device machine is reported: the one event it gives and, for what the audit
 /// trail keeps, its entry. The runtime carries outputs out; this is the only place that says what they
 /// print. Outputs that are actions on the camera (capture, recordings) are reported by the camera itself

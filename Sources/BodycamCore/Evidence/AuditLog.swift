@@ -1,3 +1,4 @@
+import BodycamEvidence
 import Crypto
 import Foundation
 #if canImport(Glibc)
@@ -15,8 +16,8 @@ import Glibc
 /// An entry's `utc` is when it was logged and never goes backwards, except at a clock correction
 /// (`clock-sync`, `clock`): the checker relies on that.
 public final class AuditLog: @unchecked Sendable {
-    public static let fileName = "audit.jsonl"
-    public static let genesis = String(repeating: "0", count: 64)
+    public static let fileName = AuditTrail.fileName
+    public static let genesis = AuditTrail.genesis
     public static let checkpointEvery = 100
 
     public let path: String
@@ -30,9 +31,7 @@ public final class AuditLog: @unchecked Sendable {
     private var sinceCheckpoint = 0
     private var lastUTCWritten: Int64 = .min
 
-    public static func headPath(forTrail path: String) -> String {
-        (path.lastIndex(of: "/").map { String(path[...$0]) } ?? "") + AuditHead.fileName
-    }
+    public static func headPath(forTrail path: String) -> String { AuditTrail.headPath(forTrail: path) }
 
     /// The trail on disk does not check out against the device's own key: the camera quarantines it.
     public struct Damaged: Error, CustomStringConvertible {

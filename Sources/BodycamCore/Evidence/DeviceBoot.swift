@@ -1,3 +1,4 @@
+import BodycamEvidence
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import Foundation
+import BodycamEvidence
 
 /// Counters that must never go back, whatever is offloaded, deleted or quarantined: how often the device
 /// has booted, and the next recording number. Kept in `state/counters.json`, written durably at boot;

@@ -1,4 +1,5 @@
 import Foundation
+import BodycamEvidence
 
 /// Brings a device's recordings folder back to a consistent state after a crash or power cut, and makes
 /// sure nothing on it can stop the camera booting:

@@ -1,6 +1,7 @@
 import Crypto
 #if canImport(Glibc)
 import Glibc
+import BodycamEvidence
 #endif
 
 /// Sends finalized recordings to central records while the camera is docked, a slice at a time as time

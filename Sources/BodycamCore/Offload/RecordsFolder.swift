@@ -1,6 +1,7 @@
 import Crypto
 #if canImport(Glibc)
 import Glibc
+import BodycamEvidence
 #endif
 
 /// Central records as a folder:

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Everything the camera is configured with at start-up. Defaults follow real cameras and the brief:
 /// 1280x720 at 30 fps, JPEG quality 85, 30 s of pre-record, 5-minute segments.
 public struct CameraSettings: Sendable {
@@ -27,7 +28,7 @@ public struct CameraSettings: Sendable {
 
     public init() {}
 
-    public static let maxPreRecord: Nanos = 120 * Nanos.perSecond
+    public static let maxPreRecord: Nanos = RecordingManifest.maxPreRecord
     /// Time the writer may lag behind capture before frames are dropped (live) or capture waits (virtual).
     public static let writerHeadroom: Nanos = 2 * Nanos.perSecond
 

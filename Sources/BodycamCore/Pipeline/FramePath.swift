@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// The hot path, one frame at a time: take a frame from the source, JPEG-encode it (raw formats) or
 /// stamp it (MJPEG passthrough) straight into the ring's arena, and commit it. Nothing here allocates:
 /// the stamp text, the device id bytes and the encoder's buffers are all set up in `init`.

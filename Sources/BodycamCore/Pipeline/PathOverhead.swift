@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Measures what the frame path costs per frame apart from encoding, hashing and file I/O: the stamp
 /// text, the ring reservation and commit under the lock, the hand-off to the writer (next pending frame)
 /// and its release. `bodycam bench-path` prints it; `make bench` reports it.

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// The recorder the frame path and the runtime talk to: the capture-side queue (`RecordingQueue`: the
 /// pre-record ring, back-pressure, recordings being written) and the writer thread (`RecordingWriter`,
 /// which seals segments and recordings through `RecordingEvidence`).

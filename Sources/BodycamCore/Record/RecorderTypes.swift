@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// What the capture side does when the ring is full of frames the writer has not written yet.
 public enum BackPressure: String, Sendable {
     /// Live camera: time is real, capture must never wait for the disk. Drop the frame and count it.

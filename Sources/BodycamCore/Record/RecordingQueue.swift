@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// The hand-off between the capture thread and the writer thread: the pre-record ring (which is also the
 /// writer's queue), the recordings being written, the writer's failures and the counters, under one lock.
 ///

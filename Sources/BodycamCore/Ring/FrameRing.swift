@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// One encoded frame held in the ring: where its bytes are in the arena, and what it is.
 public struct RingFrame: Equatable, Sendable {
     public var offset: Int

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Carries out the device state machine's decisions on the real frame path, and moves time forward:
 /// frames are captured (when the device captures) up to each deadline of the machine, where it is
 /// ticked. This is the only place where the pure machine meets I/O.

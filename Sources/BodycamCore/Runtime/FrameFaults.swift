@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Fault injection on the frames themselves (`fault corrupt-frames N`): a capability a frame source may
 /// have, so the runtime asks for it by protocol and never by concrete source type.
 public protocol FrameDamageInjecting: AnyObject {

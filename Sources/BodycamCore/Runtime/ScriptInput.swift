@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// The control script's lines, read on their own thread and stamped with the camera's monotonic time as
 /// they arrive, so a line typed (or piped) while the frame path is busy keeps the time it was given. The
 /// runner takes them from a bounded queue; the reader waits while it is full.

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Reads the control script (stdin or a file), runs each command on the device, and reports every bad
 /// line as an `error` event. Time: with the virtual clock it moves only through commands (`wait`,
 /// `press`...); with the real clock the camera keeps running between lines.

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Faults a tester can inject.
 public enum Fault: Equatable, Sendable {
     case diskFull          // the card reports no space: writes fail with ENOSPC

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// A tiny 5x7 bitmap font, enough to burn a frame number and a date/time into synthetic frames.
 enum Font5x7 {
     static let width = 5, height = 7

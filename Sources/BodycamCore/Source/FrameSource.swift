@@ -1,4 +1,5 @@
 import CHAL
+import BodycamEvidence
 
 /// How the bytes of a captured frame are laid out.
 public enum PixelFormat: String, Sendable, CaseIterable {

@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// A deterministic camera: for a given seed, frame N is always the same picture. It shows a moving
 /// gradient and box under sensor-like noise (so it compresses like real footage, not like a flat test
 /// pattern), with the frame number and the camera's UTC time burnt in at the top left.

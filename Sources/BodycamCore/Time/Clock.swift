@@ -1,14 +1,8 @@
+import BodycamEvidence
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Monotonic time in nanoseconds since the clock started (CLOCK_MONOTONIC-like: never jumps).
-public typealias Nanos = Int64
-
-public extension Nanos {
-    static let perSecond: Nanos = 1_000_000_000
-    static let perMillisecond: Nanos = 1_000_000
-}
 
 /// The time source every timed part of the camera reads. Logic never calls `sleep` or reads the wall
 /// clock itself: it asks the injected clock, so the same code runs in real time or as fast as possible.

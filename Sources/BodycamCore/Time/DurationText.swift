@@ -1,3 +1,4 @@
+import BodycamEvidence
 /// Durations as people type them: `250ms`, `3s`, `1.5s`, `2m`, `1h`, and combinations like `1h30m`
 /// or `2m30s`. Used by options and scripts.
 public enum DurationText {

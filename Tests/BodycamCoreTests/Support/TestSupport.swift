@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BodycamCore
+@testable import BodycamEvidence
 
 /// Shared helpers: temporary folders, running the `bodycam` binary and Debian's ffprobe/ffmpeg/djpeg.
 enum TestSupport {

@@ -1,16 +1,16 @@
-/// Byte-level JPEG marker handling for frames that arrive already encoded (MJPEG webcams, JPEG files):
-/// check they are whole, and stamp them with our COM metadata while copying them into the ring.
-public enum JPEGMarkers {
-    public static let soi: UInt8 = 0xD8, eoi: UInt8 = 0xD9, com: UInt8 = 0xFE, sos: UInt8 = 0xDA
+import BodycamEvidence
 
+/// Byte-level handling of frames that arrive already encoded (MJPEG webcams, JPEG files): check they are
+/// whole, and stamp them with our COM metadata while copying them into the ring.
+public extension JPEGMarkers {
     /// A frame starts with SOI and ends with EOI (trailing zero padding, common from USB cameras, allowed).
-    public static func isComplete(_ jpeg: UnsafeRawBufferPointer) -> Bool {
+    static func isComplete(_ jpeg: UnsafeRawBufferPointer) -> Bool {
         guard jpeg.count >= 128, jpeg[0] == 0xFF, jpeg[1] == soi else { return false }
         return completeLength(jpeg) != nil
     }
 
     /// The length up to and including EOI, without trailing zero padding; nil if there is no EOI there.
-    public static func completeLength(_ jpeg: UnsafeRawBufferPointer) -> Int? {
+    static func completeLength(_ jpeg: UnsafeRawBufferPointer) -> Int? {
         var end = jpeg.count
         while end > 2 && jpeg[end - 1] == 0 { end -= 1 }
         return end >= 4 && jpeg[end - 2] == 0xFF && jpeg[end - 1] == eoi ? end : nil
@@ -18,7 +18,7 @@ public enum JPEGMarkers {
 
     /// Where our COM goes: after SOI and any APPn segments (JFIF wants APP0 first), before the tables.
     /// Returns nil if the header is malformed.
-    public static func commentInsertionPoint(_ jpeg: UnsafeRawBufferPointer) -> Int? {
+    static func commentInsertionPoint(_ jpeg: UnsafeRawBufferPointer) -> Int? {
         var i = 2
         while i + 4 <= jpeg.count {
             guard jpeg[i] == 0xFF else { return nil }
@@ -32,7 +32,7 @@ public enum JPEGMarkers {
     }
 
     /// Where the scan starts (the SOS marker), and whether a DHT segment comes before it.
-    public static func scanStart(_ jpeg: UnsafeRawBufferPointer) -> (sos: Int, hasHuffmanTables: Bool)? {
+    static func scanStart(_ jpeg: UnsafeRawBufferPointer) -> (sos: Int, hasHuffmanTables: Bool)? {
         var i = 2, dht = false
         while i + 4 <= jpeg.count {
             guard jpeg[i] == 0xFF else { return nil }
@@ -50,7 +50,7 @@ public enum JPEGMarkers {
     /// Copies `jpeg` into `output` with a COM segment holding `comment` inserted, and the standard
     /// Huffman tables before the scan if the frame has none (MJPEG webcams often leave them out). Returns
     /// the bytes written, or nil if it does not fit or the JPEG is malformed.
-    public static func copyInsertingComment(_ jpeg: UnsafeRawBufferPointer, comment: UnsafeRawBufferPointer,
+    static func copyInsertingComment(_ jpeg: UnsafeRawBufferPointer, comment: UnsafeRawBufferPointer,
                                             into output: UnsafeMutableRawBufferPointer) -> Int? {
         guard comment.count <= 65533, let at = commentInsertionPoint(jpeg), let scan = scanStart(jpeg), scan.sos >= at
         else { return nil }
@@ -73,25 +73,5 @@ public enum JPEGMarkers {
         }
         put(src + scan.sos, jpeg.count - scan.sos)
         return o
-    }
-
-    /// The payloads of all COM segments before the scan data. Total on any bytes: a segment whose length
-    /// runs past the end stops the walk.
-    public static func comments(_ jpeg: [UInt8]) -> [ArraySlice<UInt8>] { comments(jpeg[...]) }
-
-    /// Same, on a slice of a larger buffer (a frame inside a file), without copying it.
-    public static func comments(_ jpeg: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
-        var found: [ArraySlice<UInt8>] = []
-        let start = jpeg.startIndex, end = jpeg.endIndex
-        var i = start + 2
-        while i + 4 <= end, jpeg[i] == 0xFF {
-            let marker = jpeg[i + 1]
-            if marker == sos || marker == eoi { break }
-            let length = Int(jpeg[i + 2]) << 8 | Int(jpeg[i + 3])
-            guard length >= 2, i + 2 + length <= end else { break }
-            if marker == com { found.append(jpeg[(i + 4)..<(i + 2 + length)]) }
-            i += 2 + length
-        }
-        return found
     }
 }

@@ -26,6 +26,11 @@ public enum AVILayout {
         public var largestFrame: Int
         public var moviBytes: Int      // bytes of frame chunks (with their 8-byte headers and padding)
         public var hasIndex: Bool
+
+        public init(width: Int, height: Int, fps: Int, frames: Int, largestFrame: Int, moviBytes: Int, hasIndex: Bool) {
+            (self.width, self.height, self.fps, self.frames) = (width, height, fps, frames)
+            (self.largestFrame, self.moviBytes, self.hasIndex) = (largestFrame, moviBytes, hasIndex)
+        }
     }
 
     /// Bytes a frame chunk takes in 'movi': header, data, pad to even.

@@ -83,9 +83,9 @@ public struct Verifier {
         }
         // Audit trails: a device's (state/audit.jsonl) and central records' copies (DEVICE/audit/N.jsonl).
         var trails = 0
-        for f in files.sorted() where f.hasSuffix("/state/" + AuditLog.fileName) || f == root + "/" + AuditLog.fileName {
+        for f in files.sorted() where f.hasSuffix("/state/" + AuditTrail.fileName) || f == root + "/" + AuditTrail.fileName {
             let storage = Self.parent(Self.parent(f))
-            verifyTrail(f, scope: f.hasSuffix("/state/" + AuditLog.fileName) ? storage + "/recordings" : nil, manifests: checked)
+            verifyTrail(f, scope: f.hasSuffix("/state/" + AuditTrail.fileName) ? storage + "/recordings" : nil, manifests: checked)
             trails += 1
         }
         let recordCopies = Dictionary(grouping: files.filter { Self.isRecordsTrailCopy($0) }) { Self.parent($0) }
@@ -104,7 +104,7 @@ public struct Verifier {
             else if EvidenceNames.RecordingID.parse(Self.name(dir)) != nil { needed.insert(Self.parent(dir)) }
         }
         for device in needed.sorted() {
-            let storageTrail = device + "/state/" + AuditLog.fileName
+            let storageTrail = device + "/state/" + AuditTrail.fileName
             let hasCopies = files.contains { $0.hasPrefix(device + "/" + RecordsNames.auditFolder + "/") && Self.isRecordsTrailCopy($0) }
             if !files.contains(storageTrail) && !hasCopies {
                 fail(device, "audit", "no audit trail for these recordings: a deleted recording could not be noticed")
@@ -225,7 +225,7 @@ public struct Verifier {
     @discardableResult
     private mutating func verifyTrail(_ path: String, scope: String?, manifests: [String: SignedManifest],
                                       headPath: String? = nil) -> (trail: AuditTrail, bytes: [UInt8])? {
-        let headFile = headPath ?? AuditLog.headPath(forTrail: path)
+        let headFile = headPath ?? AuditTrail.headPath(forTrail: path)
         let bytes: [UInt8]
         do { bytes = try FileBytes.contents(path, limit: AuditTrail.maxFileBytes) } catch { fail(path, "audit", "\(error)"); return nil }
         let trail: AuditTrail

@@ -43,6 +43,11 @@ public struct AuditHead: Equatable, Sendable {
     public var utc: Int64
     public var signature: Signature
 
+    public init(deviceID: String, entries: Int, bytes: Int, lastSHA256: String, utc: Int64, signature: Signature) {
+        (self.deviceID, self.entries, self.bytes, self.lastSHA256, self.utc) = (deviceID, entries, bytes, lastSHA256, utc)
+        self.signature = signature
+    }
+
     /// What the signature covers.
     public static func message(deviceID: String, entries: Int, bytes: Int, lastSHA256: String, utc: Int64) -> [UInt8] {
         Array("\(format) \(deviceID) \(entries) \(bytes) \(lastSHA256) \(UTC.iso(utc))".utf8)
@@ -82,6 +87,13 @@ public struct AuditHead: Equatable, Sendable {
 /// The audit trail read back and checked: every line an entry in sequence, each holding the SHA-256 of
 /// the line before it. Shared by the camera (at boot), recovery, the offloader and `bodycam verify`.
 public struct AuditTrail: Sendable {
+    public static let fileName = "audit.jsonl"
+    /// The `prev` of the first entry.
+    public static let genesis = String(repeating: "0", count: 64)
+    /// The signed head sits beside the trail.
+    public static func headPath(forTrail path: String) -> String {
+        (path.lastIndex(of: "/").map { String(path[...$0]) } ?? "") + AuditHead.fileName
+    }
     public static let maxFileBytes = 256 << 20
 
     public struct Line: Sendable {
@@ -97,7 +109,9 @@ public struct AuditTrail: Sendable {
     }
 
     public private(set) var lines: [Line] = []
-    public var lastSHA256: String { lines.last?.sha256 ?? AuditLog.genesis }
+
+    public init() {}
+    public var lastSHA256: String { lines.last?.sha256 ?? AuditTrail.genesis }
     public var byteCount: Int { lines.last?.endOffset ?? 0 }
 
     /// Parses and checks the hash chain. Throws at the first broken entry, naming it.
@@ -106,7 +120,7 @@ public struct AuditTrail: Sendable {
         guard bytes.count <= maxFileBytes else { throw EvidenceError("larger than any audit trail (\(bytes.count) bytes)") }
         guard bytes.isEmpty || bytes.last == 10 else { throw EvidenceError("the last entry is cut short") }
         var start = 0
-        var prev = AuditLog.genesis
+        var prev = AuditTrail.genesis
         let decoder = JSONDecoder()
         while start < bytes.count {
             let end = bytes[start...].firstIndex(of: 10)!
@@ -134,12 +148,12 @@ public struct AuditTrail: Sendable {
     static let sigPrefix = Array(#","sig":""#.utf8)
 
     /// `,"sig":"<base64>"}`: an entry's own signature closes its line.
-    static func signatureField(_ signature: Signature) -> [UInt8] {
+    public static func signatureField(_ signature: Signature) -> [UInt8] {
         sigPrefix + Array(signature.base64.utf8) + Array(#""}"#.utf8)
     }
 
     /// The signed part of a line and its signature, if the line ends with exactly `,"sig":"<base64>"}`.
-    static func splitSignature(_ line: ArraySlice<UInt8>) -> ([UInt8], Signature)? {
+    public static func splitSignature(_ line: ArraySlice<UInt8>) -> ([UInt8], Signature)? {
         // A 64-byte signature is 88 base64 characters.
         let tail = sigPrefix.count + 88 + 2
         guard line.count > tail else { return nil }
@@ -161,7 +175,7 @@ public struct AuditTrail: Sendable {
 
     /// Every checkpoint's signature of the chain head before it, by `key`.
     public func checkCheckpoints(key: PublicKey) throws(EvidenceError) {
-        var prev = AuditLog.genesis
+        var prev = AuditTrail.genesis
         for (i, line) in lines.enumerated() {
             if line.entry.event == "checkpoint" {
                 guard let text = line.entry.signature, let sig = Signature(base64: text),
@@ -221,7 +235,7 @@ public struct AuditTrail: Sendable {
 
     /// Adds what one entry says about its recording to `facts`: the one rule, for a trail read back and for
     /// the live log (`AuditLog.facts`).
-    static func note(_ e: AuditEntry, utc: Int64, into facts: inout [String: RecordingFacts]) {
+    public static func note(_ e: AuditEntry, utc: Int64, into facts: inout [String: RecordingFacts]) {
         guard let id = e.recordingID else { return }
         switch e.event {
         case "recording-started":

@@ -16,6 +16,12 @@ public struct SegmentRecord: Equatable, Sendable {
     public var lastUTC: Int64
     public var sha256: String
 
+    public init(index: Int, file: String, frames: Int, missingFrames: Int = 0, bytes: Int, firstSeq: UInt64, lastSeq: UInt64,
+                firstUTC: Int64, lastUTC: Int64, sha256: String) {
+        (self.index, self.file, self.frames, self.missingFrames, self.bytes) = (index, file, frames, missingFrames, bytes)
+        (self.firstSeq, self.lastSeq, self.firstUTC, self.lastUTC, self.sha256) = (firstSeq, lastSeq, firstUTC, lastUTC, sha256)
+    }
+
     var json: JSON {
         .object([("index", .int(Int64(index))), ("file", .string(file)), ("frames", .int(Int64(frames))),
                  ("missing_frames", .int(Int64(missingFrames))), ("bytes", .int(Int64(bytes))), ("first_seq", .int(Int64(clamping: firstSeq))),
@@ -42,11 +48,15 @@ public struct Marker: Equatable, Sendable {
 /// bytes in `<recording id>.manifest.sig`. This type is the manifest's only writer and reader: a manifest
 /// is accepted only if it parses into valid fields AND writing those fields back gives the same bytes.
 public struct RecordingManifest: Equatable, Sendable {
-    public static let format = "bodycam-manifest/2"
+    /// The longest pre-record a camera may have (and so a manifest may claim).
+    public static let maxPreRecord: Nanos = 120 * Nanos.perSecond
+    public static let format = "bodycam-manifest/3"
     public static let maxFileBytes = 16 << 20
     public var deviceID: String
     public var recordingID: String
     public var trigger: String
+    /// The officer the camera was assigned to when the recording started (nil: none assigned).
+    public var officer: String?
     public var startUTC: Int64
     public var endUTC: Int64
     public var prerecordSeconds: Double
@@ -65,6 +75,15 @@ public struct RecordingManifest: Equatable, Sendable {
     /// before the crash, if it logged one (then the original manifest was lost or removed).
     public var loggedManifestSHA256: String? = nil
 
+    public init(deviceID: String, recordingID: String, trigger: String, officer: String? = nil, startUTC: Int64, endUTC: Int64,
+                prerecordSeconds: Double, markers: [Marker], segments: [SegmentRecord], droppedFrames: UInt64, lostFrames: UInt64,
+                complete: Bool, recovered: Bool, sourceSkippedFrames: UInt64 = 0, loggedManifestSHA256: String? = nil) {
+        (self.deviceID, self.recordingID, self.trigger, self.officer) = (deviceID, recordingID, trigger, officer)
+        (self.startUTC, self.endUTC, self.prerecordSeconds, self.markers, self.segments) = (startUTC, endUTC, prerecordSeconds, markers, segments)
+        (self.droppedFrames, self.lostFrames, self.complete, self.recovered) = (droppedFrames, lostFrames, complete, recovered)
+        (self.sourceSkippedFrames, self.loggedManifestSHA256) = (sourceSkippedFrames, loggedManifestSHA256)
+    }
+
     public var frames: Int { segments.reduce(0) { $0 + $1.frames } }
 
     public static func jsonName(_ recordingID: String) -> String { recordingID + EvidenceNames.manifestSuffix }
@@ -78,7 +97,7 @@ public struct RecordingManifest: Equatable, Sendable {
         }
         let json = JSON.object([
             ("format", .string(Self.format)), ("device_id", .string(deviceID)), ("recording_id", .string(recordingID)),
-            ("trigger", .string(trigger)), ("start_utc", .string(UTC.iso(startUTC))), ("end_utc", .string(UTC.iso(endUTC))),
+            ("trigger", .string(trigger)), ("officer", officer.map { .string($0) } ?? .null), ("start_utc", .string(UTC.iso(startUTC))), ("end_utc", .string(UTC.iso(endUTC))),
             ("prerecord_s", .double(prerecordSeconds)), ("frames", .int(Int64(frames))),
             ("dropped_frames", .int(Int64(clamping: droppedFrames))), ("lost_frames", .int(Int64(clamping: lostFrames))),
             ("source_skipped_frames", .int(Int64(clamping: sourceSkippedFrames))),
@@ -112,6 +131,7 @@ public struct RecordingManifest: Equatable, Sendable {
         var device_id: String
         var recording_id: String
         var trigger: String
+        var officer: String?
         var start_utc: String
         var end_utc: String
         var prerecord_s: Double
@@ -158,12 +178,13 @@ public struct RecordingManifest: Equatable, Sendable {
         }
         var markers: [Marker] = []
         for m in w.markers { markers.append(Marker(number: m.number, utc: try time(m.utc, "marker utc"), frameSeq: m.frame_seq)) }
+        if let officer = w.officer, !EvidenceNames.isValidOfficerID(officer) { throw EvidenceError("officer is not a valid officer id") }
         if let logged = w.logged_manifest_sha256, !Hex.isDigest(logged) { throw EvidenceError("logged_manifest_sha256 is not a SHA-256") }
-        guard w.prerecord_s.isFinite, (0...Double(CameraSettings.maxPreRecord / Nanos.perSecond)).contains(w.prerecord_s) else {
+        guard w.prerecord_s.isFinite, (0...Double(RecordingManifest.maxPreRecord / Nanos.perSecond)).contains(w.prerecord_s) else {
             throw EvidenceError("prerecord_s out of range")
         }
         let manifest = RecordingManifest(
-            deviceID: w.device_id, recordingID: w.recording_id, trigger: w.trigger,
+            deviceID: w.device_id, recordingID: w.recording_id, trigger: w.trigger, officer: w.officer,
             startUTC: try time(w.start_utc, "start_utc"), endUTC: try time(w.end_utc, "end_utc"),
             prerecordSeconds: w.prerecord_s, markers: markers, segments: segments, droppedFrames: w.dropped_frames,
             lostFrames: w.lost_frames, complete: w.complete, recovered: w.recovered, sourceSkippedFrames: w.source_skipped_frames,

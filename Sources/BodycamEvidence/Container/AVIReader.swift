@@ -38,12 +38,12 @@ public struct AVIReader {
     public let bytes: [UInt8]
 
     // Header details recovery needs (AVIRepair); not part of the public reading API.
-    var avihFlags = 0
+    public internal(set) var avihFlags = 0
     var suggestedBufferSize = 0
-    var riffSize = 0
+    public internal(set) var riffSize = 0
     /// Offset of the 'movi' LIST chunk and its declared size.
-    var moviListOffset = -1
-    var moviListSize = 0
+    public internal(set) var moviListOffset = -1
+    public internal(set) var moviListSize = 0
     var hasHeaderList = false
 
     /// Reads a regular file (never through a symlink, never a FIFO or device) of at most `maxFileBytes`.
@@ -60,7 +60,7 @@ public struct AVIReader {
 
     /// Only the header: RIFF, 'hdrl' and where 'movi' starts, whose declared size may run past `bytes`
     /// (recovery reads the fixed-size header of a file it then scans chunk by chunk).
-    init(header bytes: [UInt8]) throws(Failure) {
+    public init(header bytes: [UInt8]) throws(Failure) {
         self.bytes = bytes
         try parse(headerOnly: true)
     }

@@ -6,6 +6,12 @@
 ///     20260101T080012.200Z_BWV-0001-000123_001.avi      segment: <UTC start>_<recording id>_<index>.avi
 ///     BWV-0001-000123.manifest.json / .manifest.sig     the signed manifest
 public enum EvidenceNames {
+    /// An officer's id (badge number): 1 to 32 of A-Z, a-z, 0-9, '-', '_'. It appears in frame stamps,
+    /// manifests, audit entries and the records' catalogue, so it can never carry a separator or quote.
+    public static func isValidOfficerID(_ id: String) -> Bool {
+        (1...32).contains(id.utf8.count) && id.utf8.allSatisfy { isDigit($0) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 }
+    }
+
     public static let segmentSuffix = ".avi"
     public static let unfinishedSuffix = ".part"
     public static let manifestSuffix = ".manifest.json"

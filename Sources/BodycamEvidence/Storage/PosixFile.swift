@@ -10,6 +10,12 @@ public struct IOError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
     /// The file system is full (ENOSPC) or over quota (EDQUOT).
     public var isOutOfSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+
+    public init(operation: String, path: String, errno: Int32) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
 }
 
 /// An open file descriptor with the few calls the writer needs. Every call retries EINTR and finishes
@@ -17,6 +23,12 @@ public struct IOError: Error, Equatable, CustomStringConvertible, Sendable {
 public struct PosixFile {
     public let fd: Int32
     public let path: String
+
+    /// Takes ownership of an open descriptor.
+    public init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
 
     /// Creates a new file; fails if it exists (we never overwrite evidence).
     public static func createNew(_ path: String, mode: mode_t = 0o640) throws(IOError) -> PosixFile {
@@ -188,7 +200,7 @@ public struct PosixFile {
 
 /// Retries a system call that failed with EINTR.
 @inline(__always)
-func retrying<T: BinaryInteger>(_ call: () -> T) -> T {
+public func retrying<T: BinaryInteger>(_ call: () -> T) -> T {
     while true {
         let r = call()
         if r < 0 && errno == EINTR { continue }
