@@ -78,8 +78,10 @@ struct Run: ParsableCommand {
     var storageCapacity: Int64?
     @Option(help: "Emit a stats event this often (camera time); 0s for only at the end.")
     var statsEvery = DurationOption(argument: "5m")!
-    @Option(help: "Central records folder the dock offloads to (default: $XDG_DATA_HOME/bodycam/records, or ~/.local/share/bodycam/records).")
+    @Option(help: ArgumentHelp("Central records the dock offloads to: a records service (http://HOST:PORT, see bodycam-records) or a folder (default: $XDG_DATA_HOME/bodycam/records, or ~/.local/share/bodycam/records).", valueName: "url-or-folder"))
     var records: String?
+    @Option(help: "One-time enrolment token from `bodycam-records enrol DEVICE-ID`: presented at the first dock to a records service.")
+    var enrolToken: String?
     @Option(help: "Dock transfer rate, bytes per second of camera time.") var offloadRate: Int64 = 40_000_000
     @Option(help: "The dock's clock minus the camera's, e.g. 2.5s or -1s: corrected on docking.")
     var dockClockOffset = "0s"
@@ -208,8 +210,18 @@ struct Run: ParsableCommand {
         if person {
             diagnostic("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
         }
-        let dock = DeviceRuntime.Dock(target: RecordsFolder(root: records ?? Self.defaultRecords()), bytesPerSecond: offloadRate,
-                                      clockOffset: negative ? -offset : offset)
+        let target: RecordsTarget
+        if let url = records, url.contains("://") {
+            do {
+                target = try RecordsService(url: url, identity: camera.identity, stateDirectory: camera.settings.stateDirectory,
+                                            enrolToken: enrolToken, utcNow: camera.utcNow / 1_000_000)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        } else {
+            target = RecordsFolder(root: records ?? Self.defaultRecords())
+        }
+        let dock = DeviceRuntime.Dock(target: target, bytesPerSecond: offloadRate, clockOffset: negative ? -offset : offset)
         let runtime = DeviceRuntime(camera: camera, config: deviceConfig, batteryPercent: battery,
                                     storageCapacity: capacity, statsEvery: statsEvery.nanos, dock: dock)
         if isatty(STDERR_FILENO) == 1 { runtime.progressBar = Self.drawProgress }

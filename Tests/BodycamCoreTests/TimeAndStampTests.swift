@@ -50,6 +50,27 @@ struct TimeAndStampTests {
         #expect(FrameStamp.parse(Array("JFIF something".utf8)) == nil)
     }
 
+    @Test func stampsCarryTheOfficerWhenOneHasTheCamera() throws {
+        let longest = String(repeating: "D", count: 32), officer = String(repeating: "O", count: 32)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameStamp.capacity, alignment: 1)
+        defer { buffer.deallocate() }
+        var w = ASCIIWriter(buffer)
+        Array(longest.utf8).withUnsafeBytes { id in
+            Array(officer.utf8).withUnsafeBytes { o in
+                FrameStamp.write(deviceID: id, sequence: 9, sourceSequence: 10, utc: 0, mono: 1, officer: o, to: &w)
+            }
+        }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<w.count]), as: UTF8.self)
+        #expect(text.hasSuffix(" off=" + officer))
+        #expect(FrameStamp.parse(Array(text.utf8)) == FrameStamp(deviceID: longest, sequence: 9, sourceSequence: 10, utc: 0, mono: 1, officer: officer))
+        // Anything after mono other than exactly " off=<officer id>" is not a stamp.
+        let base = "BWV1 dev=BWV-0001 seq=0000000123 src=0000000123 utc=2026-01-01T08:00:04.100Z mono=000000004.100000000"
+        #expect(FrameStamp.parse(Array((base + " off=PC-7").utf8))?.officer == "PC-7")
+        for bad in [" off=", " off=a b", " off=" + officer + "X", " of=PC", " off=PC/1", "  off=PC", " off=PC\n"] {
+            #expect(FrameStamp.parse(Array((base + bad).utf8)) == nil, "\(bad)")
+        }
+    }
+
     @Test func deviceIDsAreRestrictedToSafeCharacters() {
         #expect(FrameStamp.isValidDeviceID("BWV-0001_a"))
         for bad in ["", "has space", "x/y", String(repeating: "a", count: 33), "ünï"] {

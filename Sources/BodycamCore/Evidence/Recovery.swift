@@ -152,7 +152,7 @@ public struct Recovery {
             // Segments numbered from 1 without gaps, unless one was lost entirely.
             let complete = records.map(\.index) == Array(1...records.count)
             let manifest = RecordingManifest(
-                deviceID: identity.deviceID, recordingID: id.text, trigger: logged?.trigger ?? "unknown",
+                deviceID: identity.deviceID, recordingID: id.text, trigger: logged?.trigger ?? "unknown", officer: logged?.officer,
                 startUTC: records.first!.firstUTC, endUTC: records.last!.lastUTC, prerecordSeconds: logged?.prerecordSeconds ?? 0,
                 markers: logged?.markers ?? [], segments: records, droppedFrames: 0, lostFrames: 0, complete: complete,
                 recovered: true, loggedManifestSHA256: logged?.loggedManifestSHA256)
@@ -176,7 +176,7 @@ public struct Recovery {
         where f.started && f.loggedManifestSHA256 == nil && !f.offloaded && !present.contains(id) {
             guard let rid = EvidenceNames.RecordingID.parse(id), rid.deviceID == identity.deviceID else { continue }
             let manifest = RecordingManifest(
-                deviceID: identity.deviceID, recordingID: id, trigger: f.trigger ?? "unknown", startUTC: utc, endUTC: utc,
+                deviceID: identity.deviceID, recordingID: id, trigger: f.trigger ?? "unknown", officer: f.officer, startUTC: utc, endUTC: utc,
                 prerecordSeconds: f.prerecordSeconds ?? 0, markers: f.markers, segments: [], droppedFrames: 0, lostFrames: 0,
                 complete: false, recovered: true)
             let digest = try manifest.write(to: directory, identity: identity)

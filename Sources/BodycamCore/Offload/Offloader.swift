@@ -1,3 +1,4 @@
+import BodycamEvidence
 import Crypto
 #if canImport(Glibc)
 import Glibc
@@ -33,6 +34,8 @@ public final class Offloader {
     }
 
     public enum Outcome: Equatable {
+        /// The records admitted the camera; with a records service, its signed check-in.
+        case admitted(checkin: [UInt8]?)
         case fileVerified(Job)
         case recordingOffloaded(id: String, freedBytes: Int64)
         /// A recording that turned out not to match its manifest on the way (a damaged local file): it stays
@@ -65,13 +68,20 @@ public final class Offloader {
     /// Recordings found at the start of the session that will not be sent.
     public private(set) var skipped: [Skipped] = []
     private var pendingTail = false // the audit trail and its head still to send
+    private var admitted = false
     private let checkpoint: () -> AuditHead?
+    private let logReceipt: (ServiceStatement, [UInt8]) -> Bool
     private let auditPath: String
 
-    /// - Parameter checkpoint: signs the audit trail and returns its head, so the copy sent ends signed.
+    /// - Parameters:
+    ///   - checkpoint: signs the audit trail and returns its head, so the copy sent ends signed.
+    ///   - logReceipt: writes a verified receipt into the audit trail durably; true once it is there. A
+    ///     recording's local copy is deleted only after that.
     public init(target: RecordsTarget, recordingsDirectory: String, auditPath: String, identity: DeviceIdentity,
-                deviceInfo: DeviceInfo, checkpoint: @escaping () -> AuditHead?) {
+                deviceInfo: DeviceInfo, checkpoint: @escaping () -> AuditHead?,
+                logReceipt: @escaping (ServiceStatement, [UInt8]) -> Bool = { _, _ in true }) {
         self.checkpoint = checkpoint
+        self.logReceipt = logReceipt
         self.target = target
         self.recordingsDirectory = recordingsDirectory
         self.auditPath = auditPath
@@ -90,6 +100,7 @@ public final class Offloader {
         jobs = []
         next = 0
         skipped = []
+        admitted = false
         progress = Progress()
         directory = retrying { open(recordingsDirectory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         let deviceID = identity.deviceID
@@ -127,6 +138,23 @@ public final class Offloader {
         isActive = true
     }
 
+    /// Presents the camera to the records once per session, before a byte is stored (a refusal ends the
+    /// session). Done at the dock itself, so the check-in comes before anything the officer does next.
+    @discardableResult
+    public func admit(_ onOutcome: (Outcome) -> Void) -> Bool {
+        guard isActive else { return false }
+        if admitted { return true }
+        do throws(RecordsError) {
+            let checkin = try target.admit(device: deviceInfo)
+            admitted = true
+            onOutcome(.admitted(checkin: checkin))
+            return true
+        } catch {
+            fail(error.message, onOutcome)
+            return false
+        }
+    }
+
     /// Copies up to `budget` bytes. Returns what happened on the way (files verified, recordings done).
     public func work(budget: Int, onOutcome: (Outcome) -> Void) {
         var left = budget
@@ -148,7 +176,7 @@ public final class Offloader {
             let job = jobs[next]
             do throws(RecordsError) {
                 if transfer == nil {
-                    if next == 0 { try target.admit(device: deviceInfo) } // refused before a byte is stored
+                    guard admit(onOutcome) else { return }
                     switch try target.stored(device: identity.deviceID, folder: job.folder, file: job.file, sha256: job.sha256) {
                     case .same:
                         finishJob(job, onOutcome)
@@ -164,8 +192,11 @@ public final class Offloader {
                             throw RecordsError("\(recordingsDirectory)/\(job.file): \(error)")
                         }
                     }
-                    transfer = try target.begin(device: identity.deviceID, folder: job.folder, file: job.file)
-                    sent = 0
+                    let t = try target.begin(device: identity.deviceID, folder: job.folder, file: job.file)
+                    transfer = t
+                    // Resume where an interrupted transfer stopped: nothing is sent twice.
+                    sent = min(max(0, t.offset), job.bytes)
+                    progress.bytesDone += job.recording == nil ? 0 : sent
                 }
                 // Only the bytes planned.
                 let want = min(buffer.count, left, job.bytes - sent)
@@ -192,13 +223,31 @@ public final class Offloader {
                          onOutcome)
                     continue
                 }
+                let receipt = transfer!.receipt
                 transfer = nil
+                if let key = target.receiptKey, let id = job.recording, job.file == RecordingManifest.jsonName(id) {
+                    try confirm(receipt, key: key, recording: id, manifestSHA256: job.sha256)
+                }
                 finishJob(job, onOutcome)
             } catch {
                 fail(error.message, onOutcome)
                 return
             }
         }
+    }
+
+    /// A recording is deleted from the camera only once the records' receipt for exactly it (this
+    /// recording, this manifest), signed by the key pinned at enrolment, is in the audit trail.
+    private func confirm(_ receipt: [UInt8]?, key: PublicKey, recording id: String, manifestSHA256: String) throws(RecordsError) {
+        guard let receipt else { throw RecordsError("\(id): the records gave no receipt: the camera keeps its copy") }
+        let s: ServiceStatement
+        do { s = try ServiceStatement.verify(receipt, key: key) } catch {
+            throw RecordsError("\(id): the receipt does not verify (\(error.message)): the camera keeps its copy", refusal: true)
+        }
+        guard s.kind == .receipt, s.deviceID == identity.deviceID, s.recordingID == id, s.manifestSHA256 == manifestSHA256 else {
+            throw RecordsError("\(id): the receipt is for something else: the camera keeps its copy", refusal: true)
+        }
+        guard logReceipt(s, receipt) else { throw RecordsError("\(id): could not log the receipt: the camera keeps its copy") }
     }
 
     /// Gives up on one recording for this session (its files stay on the camera) and moves to the next.

@@ -62,7 +62,8 @@ public final class RecordsFolder: RecordsTarget {
 
     // MARK: - Devices
 
-    public func admit(device info: DeviceInfo) throws(RecordsError) {
+    @discardableResult
+    public func admit(device info: DeviceInfo) throws(RecordsError) -> [UInt8]? {
         let device = info.deviceID
         guard FrameStamp.isValidDeviceID(device) else { throw RecordsError("device id \(device) is not valid: refused", refusal: true) }
         let pinned = try pinnedKeys()
@@ -71,7 +72,7 @@ public final class RecordsFolder: RecordsTarget {
                 throw RecordsError("device \(device) is enrolled with key \(key.fingerprint); this camera presents \(info.publicKey.fingerprint): refused",
                                    refusal: true)
             }
-            return
+            return nil
         }
         // First delivery: pin the key (append to trusted-keys, durably), and keep device.json as presented. An
         // identity already kept for this id (with no pin: the pin file was lost) is not overruled by a newcomer.
@@ -79,7 +80,7 @@ public final class RecordsFolder: RecordsTarget {
         if try stored(components: [device], file: DeviceIdentity.infoFileName, sha256: digest) == .different {
             throw RecordsError("device \(device): the records already hold another identity for it, and no pinned key: refused", refusal: true)
         }
-        guard let rootfd = try openFolder([], create: true) else { return }
+        guard let rootfd = try openFolder([], create: true) else { return nil }
         defer { close(rootfd) }
         let line = Array((TrustedKeys.line(deviceID: device, key: info.publicKey) + "\n").utf8)
         let fd = retrying { openat(rootfd, RecordsNames.trustedKeysFile, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o640) }
@@ -92,6 +93,7 @@ public final class RecordsFolder: RecordsTarget {
         }
         if let failure { throw RecordsError(failure) }
         try put(device: device, components: [device], file: DeviceIdentity.infoFileName, bytes: info.bytes)
+        return nil
     }
 
     /// The pinned keys (empty before the first delivery).

@@ -114,13 +114,19 @@ public final class CameraRuntime {
     }
 
     /// Starts a recording that includes up to the configured pre-record. Returns its id.
+    /// The officer the camera is checked out to (a signed assignment from the records service), or nil.
+    /// Every recording started carries it: event, audit entry, manifest.
+    public var officer: String? {
+        didSet { path.officer = officer }
+    }
+
     @discardableResult
     public func startRecording(trigger: String, preRecord: Bool = true) -> String? {
         guard let (number, id) = ids.next() else {
             emit("alert", [("kind", .string("ids-exhausted")), ("message", .string("no recording number left on this device; start refused"))])
             return nil
         }
-        guard let started = recorder.startRecording(owner: number, id: id, trigger: trigger,
+        guard let started = recorder.startRecording(owner: number, id: id, trigger: trigger, officer: officer,
                                                     since: clock.now - (preRecord ? settings.preRecord : 0), now: clock.now,
                                                     utcNow: utcNow) else {
             emit("alert", [("kind", .string("writer-busy")), ("message", .string("recordings still being written; start refused"))])
@@ -129,7 +135,7 @@ public final class CameraRuntime {
         recordingNumber = number
         recordingID = id
         // The recorder computed the pre-record once; the event, the audit entry and the manifest all say it.
-        let fields: [(String, JSON)] = [("id", .string(id)), ("trigger", .string(trigger)),
+        let fields: [(String, JSON)] = [("id", .string(id)), ("trigger", .string(trigger)), ("officer", officer.map { .string($0) } ?? .null),
                                         ("prerecord_frames", .int(Int64(started.prerecordFrames))),
                                         ("prerecord_s", .double(started.prerecordSeconds))]
         emit("recording", [("action", .string("started"))] + fields)

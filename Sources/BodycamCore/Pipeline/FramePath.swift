@@ -27,6 +27,16 @@ public final class FramePath {
     private let maxFrameBytes: Int
     private let deviceID: UnsafeMutableRawBufferPointer
     private let stamp: UnsafeMutableRawBufferPointer
+    /// The officer stamped on every frame (preallocated; set rarely, at the dock, on this same thread).
+    private let officerBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 32, alignment: 1)
+    private var officerLength = 0
+    public var officer: String? {
+        didSet {
+            let b = Array((officer ?? "").utf8.prefix(officerBytes.count))
+            officerBytes.copyBytes(from: b)
+            officerLength = b.count
+        }
+    }
     private var nextSequence: UInt64 = 0
     private var lastSourceSequence: UInt64?
     /// Source gaps not yet handed to the recorder with a stored frame (they go with the next one).
@@ -53,6 +63,7 @@ public final class FramePath {
     deinit {
         deviceID.deallocate()
         stamp.deallocate()
+        officerBytes.deallocate()
     }
 
     /// The camera's own frame sequence number of the next stored frame (continuous across recordings).
@@ -90,7 +101,8 @@ public final class FramePath {
         let utcNow = utc.utc(frame.mono)
         var w = ASCIIWriter(stamp)
         FrameStamp.write(deviceID: UnsafeRawBufferPointer(deviceID), sequence: nextSequence,
-                         sourceSequence: frame.sequence, utc: utcNow, mono: frame.mono, to: &w)
+                         sourceSequence: frame.sequence, utc: utcNow, mono: frame.mono,
+                         officer: UnsafeRawBufferPointer(rebasing: officerBytes[0..<officerLength]), to: &w)
         let comment = UnsafeRawBufferPointer(rebasing: stamp[0..<w.count])
 
         let needed: Int

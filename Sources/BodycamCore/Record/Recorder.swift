@@ -40,9 +40,9 @@ public final class Recorder: @unchecked Sendable {
     /// Starts a recording that begins with the pre-record frames captured at or after `since`; `now` and
     /// `utcNow` are the capture side's clocks. Nil (and nothing started) when too many recordings are
     /// still being written.
-    public func startRecording(owner: UInt32, id: String, trigger: String, since: Nanos, now: Nanos,
+    public func startRecording(owner: UInt32, id: String, trigger: String, officer: String? = nil, since: Nanos, now: Nanos,
                                utcNow: Int64) -> StartedRecording? {
-        queue.startRecording(owner: owner, id: id, trigger: trigger, since: since, now: now, utcNow: utcNow)
+        queue.startRecording(owner: owner, id: id, trigger: trigger, officer: officer, since: since, now: now, utcNow: utcNow)
     }
 
     /// Notes a marker in the current recording (listed in its manifest).

@@ -52,6 +52,8 @@ public struct RecordingInfo: Sendable {
     public var owner: UInt32
     public var id: String
     public var trigger: String
+    /// The officer the camera was assigned to when the recording started.
+    public var officer: String?
     /// Index one past the recording's last frame in the ring, once stopped.
     var stopIndex: UInt64?
     /// Frames of this recording lost because the writer fell behind (live capture only).

@@ -66,7 +66,7 @@ final class RecordingEvidence {
               at time: (mono: Nanos, utc: Int64)) {
         guard let evidence else { return }
         let manifest = RecordingManifest(
-            deviceID: evidence.identity.deviceID, recordingID: info.id, trigger: info.trigger,
+            deviceID: evidence.identity.deviceID, recordingID: info.id, trigger: info.trigger, officer: info.officer,
             startUTC: segments.first?.firstUTC ?? info.startUTC, endUTC: segments.last?.lastUTC ?? info.startUTC,
             prerecordSeconds: Double(info.prerecordMilliseconds) / 1000, markers: info.markers, segments: segments,
             droppedFrames: info.droppedFrames, lostFrames: lostFrames, complete: complete, recovered: false,

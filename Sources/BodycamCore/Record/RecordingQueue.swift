@@ -73,13 +73,13 @@ final class RecordingQueue: @unchecked Sendable {
 
     func cancelReservation() { lock.withLock { ring.cancelReservation() } }
 
-    func startRecording(owner: UInt32, id: String, trigger: String, since: Nanos, now: Nanos, utcNow: Int64) -> StartedRecording? {
+    func startRecording(owner: UInt32, id: String, trigger: String, officer: String?, since: Nanos, now: Nanos, utcNow: Int64) -> StartedRecording? {
         lock.withLock {
             guard recordings.count < Self.maxQueuedRecordings else { return nil }
             let taken = ring.startRecording(owner: owner, since: since)
             // Rounded to the nearest millisecond, once: every report of it uses this value.
             let milliseconds = taken.firstMono.map { (now - $0 + Nanos.perMillisecond / 2) / Nanos.perMillisecond } ?? 0
-            recordings.append(RecordingInfo(owner: owner, id: id, trigger: trigger, prerecordMilliseconds: milliseconds,
+            recordings.append(RecordingInfo(owner: owner, id: id, trigger: trigger, officer: officer, prerecordMilliseconds: milliseconds,
                                             startMono: now, startUTC: utcNow))
             counters.recordedBytes += Int64(AVILayout.segmentOverheadBytes) + taken.bytes
             lock.broadcast(work)

@@ -61,7 +61,25 @@ public final class DeviceRuntime {
         offloader = dock.map { d in
             Offloader(target: d.target, recordingsDirectory: camera.settings.recordingsDirectory, auditPath: camera.audit.path,
                       identity: camera.identity, deviceInfo: camera.identity.info,
-                      checkpoint: { camera.audit.checkpoint(mono: camera.now, utc: camera.utcNow).head })
+                      checkpoint: { camera.audit.checkpoint(mono: camera.now, utc: camera.utcNow).head },
+                      logReceipt: { statement, bytes in
+                          // The receipt goes into the trail, durably, before the local copy may go.
+                          if let e = camera.audit.append("receipt", mono: camera.now, utc: camera.utcNow, [
+                              ("recording", .string(statement.recordingID ?? "")),
+                              ("manifest_sha256", .string(statement.manifestSHA256 ?? "")),
+                              ("service", .string(statement.service)), ("custody_seq", .int(Int64(statement.custodySeq))),
+                              ("receipt_sha256", .string(Hex.sha256(bytes))), ("received_utc", .string(UTC.iso(statement.utc))),
+                          ]) {
+                              camera.emit("error", [("source", .string("audit")), ("message", .string(e.description))])
+                              return false
+                          }
+                          camera.audit.sync()
+                          return true
+                      })
+        }
+        if let service = dock?.target as? RecordsService {
+            camera.officer = OfficerAssignment.load(stateDirectory: camera.settings.stateDirectory, deviceID: camera.identity.deviceID,
+                                                    serviceKey: service.receiptKey)
         }
         var c = config
         let s = camera.settings
@@ -304,12 +322,48 @@ public final class DeviceRuntime {
         camera.record("offload-started", [("recordings", .int(Int64(p.recordingsTotal))), ("bytes", .int(Int64(p.bytesTotal)))])
         // Recordings the camera cannot vouch for stay on it, said out loud.
         for s in o.skipped { offloadOutcome(.skipped(s)) }
+        // Present the camera now: its check-in comes before anything done at the dock next.
+        o.admit(offloadOutcome)
+    }
+
+    /// `assign OFFICER`: an officer checks the docked camera out (badge tap). The records service checks
+    /// the officer is registered, trained and active, and signs the assignment; only then does the
+    /// camera stamp the officer on what it records.
+    public func assign(officer: String) -> String? {
+        guard let service = dock?.target as? RecordsService else {
+            return "no records service to check the officer against (--records http://HOST:PORT)"
+        }
+        let statement: [UInt8]
+        let s: ServiceStatement
+        do { (statement, s) = try service.assign(officer: officer) } catch {
+            camera.emit("alert", [("kind", .string("assign-refused")), ("officer", .string(officer)), ("message", .string(error.message))])
+            camera.record("assign-refused", [("officer", .string(officer)), ("reason", .string(error.message))])
+            return error.message
+        }
+        do { try OfficerAssignment.save(statement, stateDirectory: camera.settings.stateDirectory) } catch {
+            camera.emit("error", [("source", .string("storage")), ("message", .string(error.description))])
+        }
+        camera.officer = s.officer
+        camera.emit("officer", [("action", .string("assigned")), ("officer", .string(officer))])
+        camera.record("assigned", [("officer", .string(officer)), ("custody_seq", .int(Int64(s.custodySeq)))])
+        return nil
     }
 
     private func offloadOutcome(_ outcome: Offloader.Outcome) {
         guard let o = offloader else { return }
         let p = o.progress
         switch outcome {
+        case .admitted(let checkin):
+            guard checkin != nil else { break }
+            // Docked again: the officer who had the camera has checked it in.
+            if let officer = camera.officer {
+                camera.emit("officer", [("action", .string("checked-in")), ("officer", .string(officer))])
+                camera.record("checked-in", [("officer", .string(officer))])
+            }
+            camera.officer = nil
+            do { try OfficerAssignment.clear(stateDirectory: camera.settings.stateDirectory) } catch {
+                camera.emit("error", [("source", .string("storage")), ("message", .string(error.description))])
+            }
         case .fileVerified(let job):
             camera.emit("offload", [("action", .string("file-verified")), ("recording", job.recording.map { .string($0) } ?? .null),
                                     ("file", .string(job.file)), ("sha256", .string(job.sha256)),
@@ -385,6 +439,7 @@ public final class DeviceRuntime {
             }.count))),
             ("quarantined", .int(Int64(Quarantine(storage: camera.settings.storage).contents.count))),
             ("offloading", .bool(offloader?.isActive ?? false)),
+            ("officer", camera.officer.map { .string($0) } ?? .null),
             ("camera", .string(machine.cameraOK ? "ok" : "lost")),
             ("storage_free", .int(storageFree)),
             ("storage_capacity", .int(storageCapacity)),

@@ -83,6 +83,8 @@ public final class ScriptRunner {
         case .battery(let p): edges([(.setBattery(percent: p), 0)])
         case .fault(let f):
             if let reason = d.inject(f) { error(line: line, reason, text: text) }
+        case .assign(let officer):
+            if let reason = d.assign(officer: officer) { error(line: line, reason, text: text) }
         case .wait(let duration):
             d.advance(to: start + duration, interrupt: stop)
             scriptTime = start + duration
@@ -122,6 +124,7 @@ public final class ScriptRunner {
         switch command {
         case .dock where m.isDocked: return "already docked"
         case .undock where !m.isDocked: return "not docked"
+        case .assign where !m.isDocked: return "not docked: an officer checks a camera out at the dock"
         case .down(let b) where m.isButtonDown(b): return "\(b.rawValue) is already down"
         case .up(let b) where !m.isButtonDown(b): return "\(b.rawValue) is not down"
         case .press(let b), .double(let b), .hold(let b, _):

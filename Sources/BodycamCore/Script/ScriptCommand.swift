@@ -58,6 +58,8 @@ public enum ScriptCommand: Equatable, Sendable {
     case undock
     case battery(Int)
     case fault(Fault)
+    /// An officer checks the docked camera out (badge tap at the dock).
+    case assign(String)
     case wait(Nanos)
     case expect(Expectation)
     case status
@@ -138,6 +140,12 @@ public enum ScriptParser {
             default:
                 return .failure(ScriptError("unknown fault '\(args[0])' (disk-full, disk-ok, disk-stall, disk-resume, camera-lost, camera-back, corrupt-frames N)"))
             }
+        case "assign":
+            if let e = arity(1) { return .failure(e) }
+            guard EvidenceNames.isValidOfficerID(args[0]) else {
+                return .failure(ScriptError("'\(args[0].prefix(40))' is not an officer id (1-32 of A-Z, a-z, 0-9, '-', '_')"))
+            }
+            return .success(.assign(args[0]))
         case "wait":
             if let e = arity(1) { return .failure(e) }
             return duration(args[0], max: maxWait).map { .wait($0) }

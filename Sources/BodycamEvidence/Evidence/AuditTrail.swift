@@ -16,6 +16,8 @@ public struct AuditEntry: Decodable, Sendable {
     public var id: String?
     public var recording: String?
     public var trigger: String?
+    /// recording-started: the officer the camera was assigned to
+    public var officer: String?
     public var prerecord_s: Double?
     public var number: Int?
     public var frame_seq: UInt64?
@@ -221,6 +223,7 @@ public struct AuditTrail: Sendable {
     public struct RecordingFacts: Sendable {
         public var started = false
         public var trigger: String?
+        public var officer: String?
         public var prerecordSeconds: Double?
         public var loggedManifestSHA256: String?
         public var offloaded = false
@@ -241,6 +244,7 @@ public struct AuditTrail: Sendable {
         case "recording-started":
             facts[id, default: RecordingFacts()].started = true
             facts[id]!.trigger = e.trigger
+            facts[id]!.officer = e.officer.flatMap { EvidenceNames.isValidOfficerID($0) ? $0 : nil }
             facts[id]!.prerecordSeconds = e.prerecord_s
         case "recording-finalized":
             facts[id, default: RecordingFacts()].loggedManifestSHA256 = e.manifest_sha256

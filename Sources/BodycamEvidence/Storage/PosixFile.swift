@@ -133,6 +133,12 @@ public struct PosixFile {
         try syncDirectory(directory)
     }
 
+    /// Removes a file (if there) and makes the removal durable.
+    public static func removeDurably(_ path: String) throws(IOError) {
+        guard unlink(path) == 0 || errno == ENOENT else { throw IOError(operation: "unlink", path: path, errno: errno) }
+        try syncDirectory(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".")
+    }
+
     public static func syncDirectory(_ directory: String) throws(IOError) {
         let dfd = retrying { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard dfd >= 0 else { throw IOError(operation: "open", path: directory, errno: errno) }

@@ -1,0 +1,252 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A small blocking HTTP/1.1 client for the dock link to the records service: one keep-alive connection,
+/// `Content-Length` bodies out, `Content-Length` or chunked bodies in, every size bounded and every wait
+/// limited by a timeout. It runs on the device runtime's thread during a dock, never on the capture path.
+/// Blocking and tiny on purpose: the camera firmware does not carry an event loop for one upload at a time.
+public final class HTTPClient {
+    public struct Response: Equatable {
+        public var status: Int
+        public var body: [UInt8]
+    }
+
+    public struct Failure: Error, CustomStringConvertible, Equatable {
+        public var message: String
+        public init(_ message: String) { self.message = message }
+        public var description: String { message }
+    }
+
+    public let host: String
+    public let port: UInt16
+    /// Longest wait for a connect, a send or a read.
+    public let timeoutSeconds: Int
+    /// Largest response body accepted (answers are small JSON).
+    public static let maxResponseBytes = 1 << 20
+    static let maxHeaderBytes = 16 << 10
+    private var fd: Int32 = -1
+    private var inbox: [UInt8] = []
+
+    public init(host: String, port: UInt16, timeoutSeconds: Int = 15) {
+        self.host = host
+        self.port = port
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    deinit { disconnect() }
+
+    /// `http://HOST:PORT` (an optional trailing `/`). HTTPS is not built into the camera: integrity and
+    /// authenticity rest on signatures (see docs/RECORDS.md), confidentiality on the link.
+    public static func parseURL(_ url: String) -> (host: String, port: UInt16)? {
+        guard url.hasPrefix("http://") else { return nil }
+        var rest = url.dropFirst(7)
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]), port > 0 else { return nil }
+        let host = String(rest[..<colon])
+        guard !host.isEmpty, host.utf8.count <= 253,
+              host.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 })
+        else { return nil }
+        return (host, port)
+    }
+
+    public func disconnect() {
+        if fd >= 0 { close(fd); fd = -1 }
+        inbox.removeAll(keepingCapacity: true)
+    }
+
+    /// Sends one request and reads its answer. A failure closes the connection; the next call reconnects.
+    public func send(method: String, target: String, headers: [(String, String)], body: UnsafeRawBufferPointer) throws(Failure) -> Response {
+        do throws(Failure) {
+            if fd < 0 { try connect() }
+            var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Length: \(body.count)\r\n"
+            for (k, v) in headers { head += "\(k): \(v)\r\n" }
+            head += "\r\n"
+            let headBytes = Array(head.utf8)
+            try headBytes.withUnsafeBufferPointer { (h) throws(Failure) in try write(UnsafeRawBufferPointer(h)) }
+            try write(body)
+            return try readResponse(headOnly: method == "HEAD")
+        } catch {
+            disconnect()
+            throw error
+        }
+    }
+
+    private func connect() throws(Failure) {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
+            throw Failure("\(host): cannot resolve the address")
+        }
+        defer { freeaddrinfo(list) }
+        var lastError = ECONNREFUSED
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        while let a = ai {
+            defer { ai = a.pointee.ai_next }
+            let s = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard s >= 0 else { lastError = errno; continue }
+            if Glibc.connect(s, a.pointee.ai_addr, a.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
+                lastError = errno
+                close(s)
+                continue
+            }
+            guard wait(s, events: Int16(POLLOUT)) else { lastError = ETIMEDOUT; close(s); continue }
+            var err: Int32 = 0
+            var len = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len)
+            guard err == 0 else { lastError = err; close(s); continue }
+            var one: Int32 = 1
+            setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            fd = s
+            return
+        }
+        throw Failure("\(host):\(port): \(String(cString: strerror(lastError)))")
+    }
+
+    /// Waits until `s` is ready, up to the timeout; false on a timeout.
+    private func wait(_ s: Int32, events: Int16) -> Bool {
+        var p = pollfd(fd: s, events: events, revents: 0)
+        let deadline = timeoutSeconds * 1000
+        while true {
+            let r = poll(&p, 1, Int32(deadline))
+            if r > 0 { return true }
+            if r == 0 { return false }
+            if errno != EINTR { return true } // the call that follows reports the error
+        }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.send(fd, bytes.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+            if n > 0 { done += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                guard wait(fd, events: Int16(POLLOUT)) else { throw Failure("\(host):\(port): timed out sending") }
+                continue
+            }
+            throw Failure("\(host):\(port): connection lost while sending (\(String(cString: strerror(errno))))")
+        }
+    }
+
+    /// More bytes into `inbox`; throws at end of stream or timeout.
+    private func fill() throws(Failure) {
+        var chunk = [UInt8](repeating: 0, count: 16 << 10)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { inbox += chunk[0..<n]; return }
+            if n == 0 { throw Failure("\(host):\(port): the service closed the connection") }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK {
+                guard wait(fd, events: Int16(POLLIN)) else { throw Failure("\(host):\(port): timed out waiting for the answer") }
+                continue
+            }
+            throw Failure("\(host):\(port): connection lost (\(String(cString: strerror(errno))))")
+        }
+    }
+
+    /// The index just past the first CRLF at or after `from` in `inbox`, reading more as needed.
+    private func line(from start: Int, limit: Int) throws(Failure) -> Int {
+        var i = start
+        while true {
+            while i + 1 < inbox.count {
+                if inbox[i] == 13 && inbox[i + 1] == 10 { return i + 2 }
+                i += 1
+            }
+            guard inbox.count - start <= limit else { throw Failure("\(host):\(port): answer line too long") }
+            try fill()
+        }
+    }
+
+    private func take(_ n: Int) throws(Failure) -> [UInt8] {
+        while inbox.count < n { try fill() }
+        let out = Array(inbox[0..<n])
+        inbox.removeFirst(n)
+        return out
+    }
+
+    private func readResponse(headOnly: Bool) throws(Failure) -> Response {
+        // Status line and headers, bounded.
+        var end = 0
+        var lines: [[UInt8]] = []
+        while true {
+            let next = try line(from: end, limit: Self.maxHeaderBytes)
+            guard next <= Self.maxHeaderBytes else { throw Failure("\(host):\(port): answer headers too large") }
+            if next - end == 2 { end = next; break }
+            lines.append(Array(inbox[end..<(next - 2)]))
+            end = next
+        }
+        inbox.removeFirst(end)
+        guard let statusLine = lines.first.map({ String(decoding: $0, as: UTF8.self) }) else { throw Failure("no status line") }
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0", parts[1].count == 3,
+              let status = Int(parts[1]), (100...599).contains(status) else {
+            throw Failure("\(host):\(port): not an HTTP answer")
+        }
+        var length: Int?
+        var chunked = false
+        var closeAfter = parts[0] == "HTTP/1.0"
+        for l in lines.dropFirst() {
+            let text = String(decoding: l, as: UTF8.self)
+            guard let colon = text.firstIndex(of: ":") else { throw Failure("\(host):\(port): malformed answer header") }
+            let name = text[..<colon].lowercased()
+            let value = text[text.index(after: colon)...].trimmingCharacters(in: " \t")
+            switch name {
+            case "content-length":
+                guard length == nil, value.count <= 10, value.allSatisfy(\.isASCIIDigit), let n = Int(value) else {
+                    throw Failure("\(host):\(port): bad Content-Length")
+                }
+                length = n
+            case "transfer-encoding": chunked = value.lowercased() == "chunked"
+            case "connection": if value.lowercased() == "close" { closeAfter = true }
+            default: break
+            }
+        }
+        var body: [UInt8] = []
+        if headOnly || status == 204 || status == 304 {
+        } else if chunked {
+            while true {
+                let next = try line(from: 0, limit: 64)
+                let sizeText = String(decoding: inbox[0..<(next - 2)], as: UTF8.self).split(separator: ";").first ?? ""
+                guard !sizeText.isEmpty, sizeText.count <= 8, let size = Int(sizeText, radix: 16) else {
+                    throw Failure("\(host):\(port): bad chunk size")
+                }
+                inbox.removeFirst(next)
+                if size == 0 {
+                    // Trailers end with an empty line.
+                    while true {
+                        let t = try line(from: 0, limit: Self.maxHeaderBytes)
+                        inbox.removeFirst(t)
+                        if t == 2 { break }
+                    }
+                    break
+                }
+                guard body.count + size <= Self.maxResponseBytes else { throw Failure("\(host):\(port): answer too large") }
+                body += try take(size)
+                guard try take(2) == [13, 10] else { throw Failure("\(host):\(port): bad chunk end") }
+            }
+        } else if let n = length {
+            guard n <= Self.maxResponseBytes else { throw Failure("\(host):\(port): answer too large (\(n) bytes)") }
+            body = try take(n)
+        } else {
+            throw Failure("\(host):\(port): answer without a length")
+        }
+        if closeAfter { disconnect() }
+        return Response(status: status, body: body)
+    }
+}
+
+private extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+private extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
