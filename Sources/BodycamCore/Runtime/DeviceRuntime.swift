@@ -378,6 +378,8 @@ public final class DeviceRuntime {
             camera.record("offloaded", [("recording", .string(id)), ("target", .string(o.target.location))])
         case .skipped(let s):
             camera.emit("offload", [("action", .string("skipped")), ("file", .string(s.name)), ("reason", .string(s.reason))])
+            camera.emit("alert", [("kind", .string("recording-kept")), ("file", .string(s.name)),
+                                  ("message", .string("not offloaded, kept on the camera: \(s.reason)"))])
             camera.record("offload-skipped", [("file", .string(s.name)), ("reason", .string(s.reason))])
         case .failed(let message):
             camera.emit("offload", [("action", .string("failed")), ("message", .string(message))])
