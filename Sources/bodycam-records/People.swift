@@ -101,16 +101,8 @@ struct CustodyCommand: ParsableCommand {
     func run() throws {
         let service = data.open()
         let lines = administer { try service.catalogue.readNow { try $0.custodyLines(from: 1) } }
-        var failure: EvidenceError?
-        var entries: [CustodyEntry] = []
-        do { entries = try CustodyLog.check(lines: lines, key: service.identity.publicKey) } catch {
-            failure = error
-            // The entries before the broken one, each checked on its own chain position.
-            for n in 1...max(1, lines.count) where n <= lines.count {
-                guard let e = try? CustodyLog.check(lines: Array(lines[0..<n]), key: service.identity.publicKey).last else { break }
-                entries.append(e)
-            }
-        }
+        // The entries that check are printed; the first that does not is named and the exit status is 1.
+        let (entries, failure) = CustodyLog.checkPrefix(lines: lines, key: service.identity.publicKey)
         for (i, e) in entries.enumerated() {
             if json {
                 emit(String(decoding: lines[i], as: UTF8.self))

@@ -217,3 +217,39 @@ enum AuditFixture {
         return (bytes, head.fileBytes)
     }
 }
+
+/// The ingest logic without HTTP: what the routes call, with the pinned key given directly.
+@Suite struct IngestLogicTests {
+    @Test func ingestCommitsARecordingWithoutHTTP() async throws {
+        let data = TestFolders.make()
+        let service = try RecordsService.open(dataDirectory: data)
+        let device = try DeviceIdentity.create(stateDirectory: data + "/device", deviceID: "DEV-000005", utcNow: 0)
+        let r = SyntheticRecording.make(device, number: 7, segments: 3)
+        func name(_ file: String) throws -> UploadName { try #require(UploadName(device: device.deviceID, folder: r.id, file: file)) }
+        for (file, bytes) in r.segments {
+            // Two chunks each.
+            let half = bytes.count / 2
+            #expect(try await service.ingest.put(try name(file), offset: 0, bytes: Array(bytes[..<half])).offset == half)
+            #expect(try await service.ingest.put(try name(file), offset: half, bytes: Array(bytes[half...])).offset == bytes.count)
+            #expect(try await service.ingest.finish(try name(file), sha256: Hex.sha256(bytes), deviceKey: device.publicKey)
+                    == .file(.init(state: .same, offset: bytes.count)))
+        }
+        _ = try await service.ingest.put(try name(r.signatureName), offset: 0, bytes: r.signature)
+        _ = try await service.ingest.finish(try name(r.signatureName), sha256: Hex.sha256(r.signature), deviceKey: device.publicKey)
+        _ = try await service.ingest.put(try name(r.manifestName), offset: 0, bytes: r.manifestBytes)
+        // The wrong key: refused, and the manifest upload dropped.
+        let stranger = try DeviceIdentity.create(stateDirectory: data + "/stranger", deviceID: "DEV-000005", utcNow: 0)
+        await #expect(throws: Refusal.self) {
+            try await service.ingest.finish(try name(r.manifestName), sha256: r.manifest.sha256, deviceKey: stranger.publicKey)
+        }
+        #expect(try await service.ingest.status(try name(r.manifestName), sha256: r.manifest.sha256).state == .absent)
+        _ = try await service.ingest.put(try name(r.manifestName), offset: 0, bytes: r.manifestBytes)
+        guard case .receipt(let receipt) = try await service.ingest.finish(try name(r.manifestName), sha256: r.manifest.sha256, deviceKey: device.publicKey) else {
+            Issue.record("no receipt")
+            return
+        }
+        let s = try ServiceStatement.verify(receipt, key: service.identity.publicKey)
+        #expect(s.recordingID == r.id && s.manifestSHA256 == r.manifest.sha256)
+        #expect(try Custody.check(service.catalogue, key: service.identity.publicKey).contains { $0.seq == s.custodySeq && $0.action == .receipt })
+    }
+}

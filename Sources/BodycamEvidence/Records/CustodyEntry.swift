@@ -118,24 +118,31 @@ public enum CustodyLog {
     /// Checks every line (each without its newline), in order: form, sequence from 1, hash chain, and the
     /// service key's signature. Throws at the first bad entry, naming it; returns the entries.
     public static func check(lines: [[UInt8]], key: PublicKey) throws(EvidenceError) -> [CustodyEntry] {
+        let (entries, failure) = checkPrefix(lines: lines, key: key)
+        if let failure { throw failure }
+        return entries
+    }
+
+    /// The same, without throwing: the entries that check, up to the first that does not, and why it does not.
+    public static func checkPrefix(lines: [[UInt8]], key: PublicKey) -> (entries: [CustodyEntry], failure: EvidenceError?) {
         var prev = AuditTrail.genesis
         var entries: [CustodyEntry] = []
         entries.reserveCapacity(lines.count)
         for (i, line) in lines.enumerated() {
             let n = i + 1
             let parsed: (entry: CustodyEntry, body: [UInt8], signature: Signature)
-            do { parsed = try CustodyEntry.parse(line[...]) } catch { throw EvidenceError("custody entry \(n): \(error.message)") }
-            guard parsed.entry.seq == n else { throw EvidenceError("custody entry \(n): out of sequence (seq \(parsed.entry.seq))") }
+            do { parsed = try CustodyEntry.parse(line[...]) } catch { return (entries, EvidenceError("custody entry \(n): \(error.message)")) }
+            guard parsed.entry.seq == n else { return (entries, EvidenceError("custody entry \(n): out of sequence (seq \(parsed.entry.seq))")) }
             guard parsed.entry.prev == prev else {
-                throw EvidenceError("custody entry \(n): hash chain broken: an entry before it was changed, removed or reordered")
+                return (entries, EvidenceError("custody entry \(n): hash chain broken: an entry before it was changed, removed or reordered"))
             }
             guard key.isValidSignature(parsed.signature, for: parsed.body) else {
-                throw EvidenceError("custody entry \(n): its signature does not verify with the service key \(key.fingerprint)")
+                return (entries, EvidenceError("custody entry \(n): its signature does not verify with the service key \(key.fingerprint)"))
             }
             prev = digest(line)
             entries.append(parsed.entry)
         }
-        return entries
+        return (entries, nil)
     }
 
     /// The log as one file's bytes (one line each, newline-terminated), split and checked.

@@ -1,5 +1,12 @@
 import BodycamEvidence
 
+/// A storage error that can tell a full disk (ENOSPC, EDQUOT, SQLITE_FULL) from other failures.
+public protocol StoreFailure: Error {
+    var isOutOfSpace: Bool { get }
+}
+
+extension IOError: StoreFailure {}
+
 /// Why the service said no, independent of HTTP: the HTTP layer maps `kind` to a status code and the
 /// message to `ErrorBody`. The message is one clear line for the camera's log or a person.
 public struct Refusal: Error, Equatable, Sendable, CustomStringConvertible {
@@ -27,7 +34,7 @@ public struct Refusal: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// A storage failure said as a refusal: out of space is 507, anything else 500.
     public static func storage(_ error: any Error, _ what: String) -> Refusal {
-        if let e = error as? IOError, e.isOutOfSpace {
+        if let e = error as? any StoreFailure, e.isOutOfSpace {
             return Refusal(.full, "the records store is full (\(what)): nothing was stored; keep your copy and retry later")
         }
         if let r = error as? Refusal { return r }

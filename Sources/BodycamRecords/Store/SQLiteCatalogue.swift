@@ -67,6 +67,11 @@ public final class SQLiteCatalogue: Catalogue {
     }
 }
 
+/// The catalogue's disk is full: the service answers 507 as for the blob store.
+extension DatabaseError: StoreFailure {
+    public var isOutOfSpace: Bool { resultCode == .SQLITE_FULL }
+}
+
 /// A row that does not read back as what was written: the catalogue file was damaged or edited.
 public struct CatalogueDamage: Error, CustomStringConvertible {
     public var description: String
