@@ -2,7 +2,7 @@
 SWIFT      ?= swift
 BIN        := .build/release/bodycam
 # libjpeg (HAL encoder), libv4l (HAL capture), ffmpeg (independent media checks), djpeg/tjbench.
-APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ffmpeg
+APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ffmpeg libsqlite3-dev
 # Extra packages for the real-driver test: QEMU boots Debian's kernel, whose vivid module is a webcam.
 HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils
 HW_DIR     := .build-hw

@@ -5,12 +5,17 @@ let package = Package(
     name: "bodycam",
     products: [
         .executable(name: "bodycam", targets: ["bodycam"]),
+        .executable(name: "bodycam-records", targets: ["bodycam-records"]),
     ],
     dependencies: [
         // Command-line parsing for the `bodycam` executable (subcommands, --help, validation).
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SHA-256 of every segment and Ed25519 signatures of manifests and the audit log.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The records service's HTTP server: a router and streaming request bodies on SwiftNIO.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // The records catalogue in SQLite (WAL, synchronous FULL, migrations); links the system libsqlite3.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Hardware abstraction layer in C: libjpeg(-turbo) encoding and V4L2 capture through libv4l2.
@@ -45,6 +50,35 @@ let package = Package(
         .testTarget(
             name: "BodycamCoreTests",
             dependencies: ["BodycamCore", "BodycamEvidence", "CHAL"]
+        ),
+        // Central records: catalogue, blob store, custody log, device ingest and the people API.
+        .target(
+            name: "BodycamRecords",
+            dependencies: [
+                "BodycamEvidence",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "bodycam-records",
+            dependencies: [
+                "BodycamRecords",
+                "BodycamEvidence",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "BodycamRecordsTests",
+            dependencies: [
+                "BodycamRecords",
+                "BodycamEvidence",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

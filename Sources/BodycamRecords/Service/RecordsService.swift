@@ -1,0 +1,48 @@
+import BodycamEvidence
+
+/// The records service: its key, catalogue, blob store and custody log, and the operations on them
+/// (enrolment, assignment, ingest, administration). Independent of HTTP, so tests and the administrator's
+/// commands use the same code paths the server does.
+public final class RecordsService: Sendable {
+    public let dataDirectory: String
+    public let identity: ServiceIdentity
+    public let catalogue: any Catalogue
+    public let blobs: any BlobStore
+    public let custody: Custody
+    /// Wall-clock UTC in nanoseconds (tests move it).
+    public let clock: @Sendable () -> Int64
+    public let ingest: Ingest
+
+    public init(dataDirectory: String, identity: ServiceIdentity, catalogue: any Catalogue, blobs: any BlobStore,
+                clock: @escaping @Sendable () -> Int64 = WallClock.now) {
+        self.dataDirectory = dataDirectory
+        self.identity = identity
+        self.catalogue = catalogue
+        self.blobs = blobs
+        self.clock = clock
+        custody = Custody(identity: identity)
+        ingest = Ingest(catalogue: catalogue, blobs: blobs, custody: custody, identity: identity, clock: clock)
+    }
+
+    /// Opens (and on first use creates) the data folder: `service.key`, `catalogue.sqlite`, `blobs/`, `uploads/`.
+    public static func open(dataDirectory: String, clock: @escaping @Sendable () -> Int64 = WallClock.now) throws -> RecordsService {
+        let identity = try ServiceIdentity.load(dataDirectory: dataDirectory, create: true)
+        let catalogue = try SQLiteCatalogue(path: dataDirectory + "/" + SQLiteCatalogue.fileName)
+        let blobs = try FolderBlobStore(root: dataDirectory)
+        return RecordsService(dataDirectory: dataDirectory, identity: identity, catalogue: catalogue, blobs: blobs, clock: clock)
+    }
+
+    /// Writes a `refused` custody entry (its own transaction: the refused request changed nothing) and
+    /// returns the refusal to throw. A failure to log is itself reported, never hidden.
+    public func refuse(_ refusal: Refusal, deviceID: String?) async -> Refusal {
+        let utc = clock()
+        do {
+            _ = try await catalogue.write { [custody] tx in
+                try custody.append(tx, utc: utc, actor: "service", action: .refused, deviceID: deviceID, detail: refusal.message)
+            }
+            return refusal
+        } catch {
+            return Refusal(.failure, "\(refusal.message) (and the custody log could not record the refusal: \(error))")
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import BodycamEvidence
+
+/// A file name a device may upload under: only names `RecordsNames.isAcceptable` accepts can be built, so
+/// no value of this type can name a path outside the device's own folders.
+public struct UploadName: Hashable, Sendable, CustomStringConvertible {
+    public let device: String
+    public let folder: String
+    public let file: String
+
+    public init?(device: String, folder: String, file: String) {
+        guard RecordsNames.isAcceptable(device: device, folder: folder, file: file) else { return nil }
+        (self.device, self.folder, self.file) = (device, folder, file)
+    }
+
+    public var description: String { "\(device)/\(folder)/\(file)" }
+
+    /// The largest file a camera can have under this name: an upload past it is refused.
+    public var maxBytes: Int {
+        if folder == RecordsNames.auditFolder { return file.hasSuffix(".jsonl") ? AuditTrail.maxFileBytes : 4096 }
+        switch EvidenceNames.kind(of: file) {
+        case .manifest: return RecordingManifest.maxFileBytes
+        case .signature: return 4096
+        default: return AVILayout.maxSegmentBytesLimit
+        }
+    }
+}
+
+/// Where evidence bytes live: partial uploads, then write-once blobs named by their SHA-256. A folder here;
+/// S3 with object lock for a fleet.
+public protocol BlobStore: Sendable {
+    /// Bytes held of an unfinished upload; nil if there is none.
+    func partialSize(_ name: UploadName) throws(IOError) -> Int?
+    /// Writes `bytes` at `offset` of the upload if it holds exactly `offset` bytes, durably. Answers the new
+    /// size, or the size held if that is not `offset` (nothing written). On failure nothing is kept.
+    func appendPartial(_ name: UploadName, at offset: Int, _ bytes: [UInt8]) throws(IOError) -> AppendResult
+    /// SHA-256 and size of the upload as held.
+    func hashPartial(_ name: UploadName) throws(IOError) -> (sha256: String, bytes: Int)
+    /// The whole upload (small files: manifests, signatures, heads), at most `limit` bytes.
+    func readPartial(_ name: UploadName, limit: Int) throws(IOError) -> [UInt8]
+    func discardPartial(_ name: UploadName)
+    /// Makes the upload durable and moves it to the blob `sha256` (which the caller has checked it hashes
+    /// to). A blob already held under that digest is kept as it is (write-once) and the upload dropped.
+    func commitPartial(_ name: UploadName, sha256: String) throws(IOError)
+
+    func hasBlob(_ sha256: String) -> Bool
+    func readBlob(_ sha256: String, limit: Int) throws(IOError) -> [UInt8]
+    /// Opens a blob for streaming it out.
+    func openBlob(_ sha256: String) throws(IOError) -> PosixFile
+}
+
+public enum AppendResult: Equatable, Sendable {
+    case appended(size: Int)
+    case offsetMismatch(held: Int)
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import BodycamEvidence
+import BodycamRecords
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct RecordsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bodycam-records",
+        abstract: "The force's central records for body-worn video: enrolment, ingest, catalogue, custody.",
+        discussion: """
+        `serve` takes recordings in from docked cameras over HTTP (see docs/RECORDS.md). The other commands \
+        are the administrator's tools on the service host: they act on the data folder directly, like a \
+        database's own tools, and write their changes to the custody log as actor 'admin'.
+        Events go to stdout as JSON Lines; diagnostics go to stderr.
+        """,
+        subcommands: [Serve.self, KeyCommand.self, Enrol.self, Revoke.self, DevicesCommand.self, OfficerCommand.self,
+                      UserCommand.self, CustodyCommand.self]
+    )
+}
+
+/// `--data DIR`, shared by every command.
+struct DataOption: ParsableArguments {
+    @Option(name: .customLong("data"), help: "The records data folder (service.key, catalogue.sqlite, blobs/, uploads/).")
+    var directory: String
+
+    /// Opens the data folder (creating it and the service key on first use).
+    func open() -> RecordsService {
+        do { return try RecordsService.open(dataDirectory: directory) } catch {
+            fail("\(directory): \(error)")
+        }
+    }
+}
+
+/// Writes one diagnostic line to stderr (never stdout: that is for events and output scripts read).
+func diagnostic(_ message: String) {
+    var line = "bodycam-records: " + message + "\n"
+    line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+/// One line to stdout, written at once (a test or supervisor may be waiting for it on a pipe).
+func emit(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+}
+
+func fail(_ message: String) -> Never {
+    diagnostic(message)
+    RecordsCommand.exit(withError: ExitCode(1))
+}
+
+/// Runs an administrative change, turning its refusal into one clear line and exit status 1.
+func administer<T>(_ body: () throws -> T) -> T {
+    do { return try body() } catch { fail("\(error)") }
+}
+
+/// Validates a device id argument.
+func deviceArgument(_ id: String) -> String {
+    guard FrameStamp.isValidDeviceID(id) else { fail("'\(id.prefix(40))' is not a device id (1-32 of A-Z a-z 0-9 - _)") }
+    return id
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import BodycamEvidence
+import BodycamRecords
+
+/// `127.0.0.1:8640`: where to listen.
+struct ListenAddress: ExpressibleByArgument, CustomStringConvertible {
+    let host: String
+    let port: Int
+    var description: String { "\(host):\(port)" }
+    var defaultValueDescription: String { description }
+
+    init(host: String, port: Int) { (self.host, self.port) = (host, port) }
+
+    init?(argument: String) {
+        guard let colon = argument.lastIndex(of: ":") else { return nil }
+        let host = String(argument[..<colon]), portText = argument[argument.index(after: colon)...]
+        guard !host.isEmpty, host.utf8.count <= 253, !host.contains(" "), portText.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+              let port = Int(portText), (0...65535).contains(port) else { return nil }
+        (self.host, self.port) = (host, port)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the records service: device enrolment, ingest and the people API over HTTP.",
+        discussion: """
+        Prints one JSON line {"event":"listening","address":…,"port":N,"service_key":"SHA256:…"} once it \
+        accepts connections (--listen 127.0.0.1:0 picks a free port). Creates the service key on first start. \
+        Plain HTTP: put a TLS-terminating proxy in front on a real network. Stops on SIGINT or SIGTERM.
+        """)
+
+    @OptionGroup var data: DataOption
+    @Option(help: "Address and port to listen on (port 0: any free port).")
+    var listen = ListenAddress(host: "127.0.0.1", port: 8640)
+
+    func run() async throws {
+        let service = data.open()
+        let fingerprint = service.identity.fingerprint
+        let app = RecordsServer.application(service: service, host: listen.host, port: listen.port) { host, port in
+            var address = ""
+            JSON.quote(host, into: &address)
+            emit(#"{"event":"listening","address":\#(address),"port":\#(port),"service_key":"\#(fingerprint)"}"#)
+        }
+        do { try await app.runService() } catch {
+            fail("serving on \(listen): \(error)")
+        }
+    }
+}
