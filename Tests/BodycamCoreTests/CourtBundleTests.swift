@@ -146,9 +146,10 @@ struct CourtBundleTests {
             try Self.replace(folder + "/" + path, "\"dropped_frames\":0", "\"dropped_frames\":1") // still a valid manifest
             expected = "\(path): signature: does not match the manifest"
         case .signature:
-            path = CourtBundleLayout.signature(id)
-            try Self.flip(folder + "/" + path, at: 10)
-            expected = "\(path)"
+            path = CourtBundleLayout.signature(id) // the other recording's signature: well formed, of other bytes
+            try FileManager.default.removeItem(atPath: folder + "/" + path)
+            try FileManager.default.copyItem(atPath: folder + "/" + CourtBundleLayout.signature(Self.ids[1]), toPath: folder + "/" + path)
+            expected = "\(CourtBundleLayout.manifest(id)): signature: does not match the manifest"
         case .receipt:
             path = CourtBundleLayout.receipt(id)
             try Self.replace(folder + "/" + path, "\"receipt\"", "\"receipT\"")
@@ -180,6 +181,17 @@ struct CourtBundleTests {
             let out = try TestSupport.verify(folder, keys: f.keys)
             #expect(out.status == 1 && out.stdout.contains(expected) && out.stdout.contains("verification FAILED"), "\(out.stdout)")
         }
+    }
+
+    @Test func custodyLinesOutOfOrderAreNamed() throws {
+        let (f, folder) = try Self.bundle()
+        let path = folder + "/" + CourtBundleLayout.custodyFile
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        lines.swapAt(0, 1)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        let failures = try Self.check(folder, keys: f.keys)
+        #expect(failures.contains("FAIL  custody.jsonl: custody: line 2: seq 1 does not follow 2: out of order or repeated"), "\(failures)")
+        #expect(failures.contains("FAIL  custody.jsonl: inventory: SHA-256 differs from bundle.json (changed after export)"), "\(failures)")
     }
 
     // MARK: - Removed, added
@@ -274,10 +286,10 @@ struct CourtBundleTests {
         let (f, folder) = try Self.bundle()
         let recordings = try Self.recordings(f)
         func write(to out: String? = nil, recordings r: [CourtBundle.Recording]? = nil, pins: [String: [UInt8]]? = nil,
-                   custody: [[UInt8]] = [], exportedBy: String = "DC 1234") throws {
+                   trails: [String: CourtBundle.Trail] = [:], custody: [[UInt8]] = [], exportedBy: String = "DC 1234") throws {
             try CourtBundle.write(to: out ?? TestSupport.temporaryDirectory("w") + "/b", service: (f.service.publicKey, f.service.sign),
                                   exportedBy: exportedBy, caseReference: nil, createdUTC: 0, recordings: r ?? recordings,
-                                  pins: pins ?? [Self.device: Self.pin(f)], trails: [:], custody: custody)
+                                  pins: pins ?? [Self.device: Self.pin(f)], trails: trails, custody: custody)
         }
         #expect(throws: EvidenceError.self) { try write(to: folder) } // not empty
         var swapped = recordings
@@ -292,6 +304,10 @@ struct CourtBundleTests {
         #expect(throws: EvidenceError.self) { try write(custody: [Self.custodyLine(f, seq: 2, action: "a", recording: nil),
                                                                   Self.custodyLine(f, seq: 2, action: "b", recording: nil)]) }
         #expect(throws: EvidenceError.self) { try write(exportedBy: "a\nb") }
+        let trail = try Self.trail(f)
+        #expect(throws: EvidenceError.self) { try write(trails: [Self.device: .init(trail: trail.trail, head: Array("{}\n".utf8))]) }
+        #expect(throws: EvidenceError.self) { try write(trails: [Self.device: .init(trail: Array(trail.trail.dropLast(9)), head: trail.head)]) }
+        #expect(throws: EvidenceError.self) { try write(trails: ["BWV-0002": trail]) } // no recording of that device
         #expect(throws: EvidenceError.self) { try write(recordings: recordings + [recordings[0]]) } // twice
         // Without a trail it still verifies (trails are optional).
         let noTrail = TestSupport.temporaryDirectory("w") + "/b"

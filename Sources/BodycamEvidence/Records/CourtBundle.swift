@@ -42,10 +42,10 @@ public enum CourtBundle {
     }
 
     /// Writes a bundle into `folder`, which must not exist or be empty. Everything is checked first, with
-    /// the checks the bundle checker makes (pins and receipts signed by `service.key`, each manifest signed
-    /// by its pinned device key, segments of the manifest's size and SHA-256, trails matching their heads,
-    /// custody lines signed and in order), so a bundle that would not verify is never written. Every file
-    /// name comes from validated evidence names, never from the data. Each file is written durably;
+    /// the checker's own rules (pins and receipts signed by `service.key`, each manifest signed by its
+    /// pinned device key, segments of the manifest's size and SHA-256, trails by `checkTrail`, custody
+    /// lines signed and in order), so a bundle that would not verify is never written. Every file name
+    /// comes from validated evidence names, never from the data. Each file is written durably;
     /// `bundle.json` last. Returns the index written.
     @discardableResult
     public static func write(to folder: String, service: (key: PublicKey, sign: ([UInt8]) -> Signature), exportedBy: String,
@@ -107,16 +107,13 @@ public enum CourtBundle {
             throw EvidenceError("\(id.text): the manifest is not signed by the key pinned for \(id.deviceID)")
         }
 
-        // Audit trails: only of devices involved, each matching its head under the pinned key.
+        // Audit trails: only of devices involved, each checked as the checker will (CourtBundle.checkTrail).
         for (device, t) in trails {
             guard devices.contains(device), let key = deviceKeys[device] else { throw EvidenceError("audit trail of \(device), which has no recording here") }
             let trail: AuditTrail
-            do {
-                trail = try AuditTrail.parse(t.trail)
-                try trail.check(head: try AuditHead.parse(t.head), key: key, deviceID: device)
-                try trail.checkEntrySignatures(key: key)
-            } catch { throw EvidenceError("audit trail of \(device): \(error.message)") }
-            guard !trail.lines.isEmpty else { throw EvidenceError("audit trail of \(device) is empty") }
+            do { trail = try checkTrail(t.trail, head: t.head, key: key, deviceID: device, manifests: manifests) } catch {
+                throw EvidenceError("audit trail of \(device): \(error.message)")
+            }
             plan.append((CourtBundleLayout.auditTrail(device, entries: trail.lines.count), .bytes(t.trail)))
             plan.append((CourtBundleLayout.auditHead(device, entries: trail.lines.count), .bytes(t.head)))
         }
@@ -144,6 +141,7 @@ public enum CourtBundle {
         var files: [CourtBundleIndex.File] = []
         do {
             try PosixFile.makeDirectories(folder)
+            try PosixFile.syncDirectory(Verifier.parent(folder))
             var made = Set<String>()
             for (path, content) in plan {
                 let parts = path.split(separator: "/").dropLast()

@@ -12,6 +12,32 @@ extension CourtBundle {
         public var failures: [Verifier.Finding] { findings.filter { !$0.ok } }
     }
 
+    /// A device's audit trail copy and its head, checked under the device's pinned key: hash chain,
+    /// checkpoints, head, every entry's signature, time order, and that it logged each of the device's
+    /// bundled recordings with the manifest the bundle carries. The one rule for the writer and the checker.
+    static func checkTrail(_ bytes: [UInt8], head headBytes: [UInt8], key: PublicKey, deviceID: String,
+                           manifests: [EvidenceNames.RecordingID: SignedManifest]) throws(EvidenceError) -> AuditTrail {
+        let trail = try AuditTrail.parse(bytes)
+        guard !trail.lines.isEmpty else { throw EvidenceError("the trail is empty") }
+        let head: AuditHead
+        do { head = try AuditHead.parse(headBytes) } catch { throw EvidenceError("audit head: \(error.message)") }
+        try trail.checkCheckpoints(key: key)
+        try trail.check(head: head, key: key, deviceID: deviceID)
+        try trail.checkEntrySignatures(key: key)
+        try trail.checkTimeOrder()
+        let facts = trail.facts()
+        for (id, signed) in manifests.sorted(by: { $0.key < $1.key }) where id.deviceID == deviceID {
+            guard let logged = facts[id.text]?.loggedManifestSHA256 else {
+                throw EvidenceError("never logged the manifest of recording \(id.text)")
+            }
+            // A recovered manifest is rebuilt after the logged one was lost; verify says so for the recording.
+            if logged != signed.sha256 && !signed.manifest.recovered {
+                throw EvidenceError("logged another manifest for recording \(id.text) (\(logged.prefix(16))...)")
+            }
+        }
+        return trail
+    }
+
     /// A folder is a bundle if it has a `bundle.json` (of any kind: a link there is refused, not ignored).
     public static func isBundle(_ folder: String) -> Bool {
         PosixFile.kind(folder + "/" + CourtBundleLayout.indexFile) != .missing
@@ -243,30 +269,13 @@ struct BundleChecker {
             guard let bytes = read(path, limit: AuditTrail.maxFileBytes, check: "audit"),
                   let headBytes = read(headPath, limit: 4096, check: "audit head") else { continue }
             let trail: AuditTrail
-            do {
-                trail = try AuditTrail.parse(bytes)
-                let head: AuditHead
-                do { head = try AuditHead.parse(headBytes) } catch { fail(headPath, "audit head", error.message); continue }
-                try trail.checkCheckpoints(key: key)
-                try trail.check(head: head, key: key, deviceID: device)
-                try trail.checkEntrySignatures(key: key)
-                try trail.checkTimeOrder()
-            } catch { fail(path, "audit", error.message); continue }
+            do { trail = try CourtBundle.checkTrail(bytes, head: headBytes, key: key, deviceID: device, manifests: manifests) } catch {
+                fail(path, "audit", error.message); continue
+            }
             guard trail.lines.count == entries else {
                 fail(path, "audit", "its name says \(entries) entries, the trail has \(trail.lines.count)"); continue
             }
-            // The trail logged each of this device's recordings here with the manifest the bundle carries.
-            let facts = trail.facts()
-            var agrees = true
-            for (id, signed) in manifests.sorted(by: { $0.key < $1.key }) where id.deviceID == device {
-                guard let logged = facts[id.text]?.loggedManifestSHA256 else {
-                    fail(path, "audit", "never logged the manifest of recording \(id.text)"); agrees = false; continue
-                }
-                if logged != signed.sha256 && !signed.manifest.recovered {
-                    fail(path, "audit", "logged another manifest for recording \(id.text) (\(logged.prefix(16))...)"); agrees = false
-                }
-            }
-            if agrees { pass(path, "\(trail.lines.count) entries, hash chain intact, head signed by \(key.fingerprint) (pinned), agrees with the recordings") }
+            pass(path, "\(trail.lines.count) entries, hash chain intact, head signed by \(key.fingerprint) (pinned), agrees with the recordings")
         }
     }
 
