@@ -298,6 +298,8 @@ struct CourtBundleTests {
         var changed = recordings
         changed[0].segments[0] = .bytes([1, 2, 3])
         #expect(throws: EvidenceError.self) { try write(recordings: changed) } // not the manifest's segment
+        changed[0].segments[0] = recordings[1].segments[0]
+        #expect(throws: EvidenceError.self) { try write(recordings: changed) } // another recording's segment file
         let other = try DeviceIdentity.create(stateDirectory: TestSupport.temporaryDirectory("o"), deviceID: "RECORDS", utcNow: 0)
         #expect(throws: EvidenceError.self) { try write(pins: [Self.device: Self.pin(f, key: other.publicKey)]) } // manifests not under it
         #expect(throws: EvidenceError.self) { try write(pins: [:]) }

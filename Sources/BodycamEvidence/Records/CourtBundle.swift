@@ -194,18 +194,14 @@ public enum CourtBundle {
             try FileBytes.writeDurably(path, b)
             return CourtBundleIndex.File(path: name, bytes: b.count, sha256: Hex.sha256(b))
         case .file(let source, let bytes, let sha256):
-            let copied = try copy(source, to: path, expectedBytes: bytes)
-            guard copied == sha256 else {
-                unlink(path)
-                throw EvidenceError("\(source): its SHA-256 is not the one its manifest says")
-            }
+            try copy(source, to: path, expectedBytes: bytes, expectedSHA256: sha256)
             return CourtBundleIndex.File(path: name, bytes: bytes, sha256: sha256)
         }
     }
 
     /// Copies a regular file (no link followed) of exactly `expectedBytes`, streamed through a 1 MiB buffer:
-    /// temporary name, fsync, rename, fsync of the folder. Returns the SHA-256 of what was copied.
-    private static func copy(_ source: String, to path: String, expectedBytes: Int) throws -> String {
+    /// temporary name, fsync, rename, fsync of the folder; renamed into place only if it has `expectedSHA256`.
+    private static func copy(_ source: String, to path: String, expectedBytes: Int, expectedSHA256: String) throws {
         let (fd, size) = try FileBytes.openRegular(source)
         defer { close(fd) }
         guard size == Int64(expectedBytes) else { throw EvidenceError("\(source): \(size) bytes, its manifest says \(expectedBytes)") }
@@ -226,6 +222,9 @@ public enum CourtBundle {
                 offset += n
             }
             try out.sync()
+            guard Hex.encode(hasher.finalize()) == expectedSHA256 else {
+                throw EvidenceError("\(source): its SHA-256 is not the one its manifest says")
+            }
         } catch {
             out.close()
             unlink(tmp)
@@ -233,6 +232,5 @@ public enum CourtBundle {
         }
         out.close()
         try PosixFile.renameDurably(from: tmp, to: path, directory: Verifier.parent(path))
-        return Hex.encode(hasher.finalize())
     }
 }
