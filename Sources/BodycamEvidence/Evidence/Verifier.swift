@@ -7,7 +7,8 @@ import Glibc
 /// stamps, the order of segments, the audit trail's hash chain, checkpoints and signed head, that time
 /// only moves forward, and that the manifests and the audit trail agree (nothing logged is missing,
 /// nothing present was not logged, no manifest differs from the one logged). Works on a device's storage
-/// folder, a recordings folder, one manifest, or a central records folder. Nothing is followed through
+/// folder, a recordings folder, one manifest, a central records folder, or a court bundle (delegated to
+/// `CourtBundle.check`). Nothing is followed through
 /// a symbolic link, and every read is bounded.
 public struct Verifier {
     public struct Finding: Equatable, Sendable, CustomStringConvertible {
@@ -44,7 +45,9 @@ public struct Verifier {
         case .other:
             fail(path, "file", "not a regular file or folder (a symbolic link or device)")
         case .regular:
-            if path.hasSuffix(EvidenceNames.manifestSuffix) {
+            if Self.name(path) == CourtBundleLayout.indexFile {
+                verifyBundle(Self.parent(path))
+            } else if path.hasSuffix(EvidenceNames.manifestSuffix) {
                 verifyManifest(path)
             } else if path.hasSuffix(".jsonl") {
                 verifyTrail(path, scope: nil, manifests: [:])
@@ -52,8 +55,15 @@ public struct Verifier {
                 fail(path, "contents", "not a manifest (.manifest.json) or audit trail (.jsonl)")
             }
         case .directory:
-            verifyFolder(path)
+            if CourtBundle.isBundle(path) { verifyBundle(path) } else { verifyFolder(path) }
         }
+    }
+
+    /// A court bundle has its own checker (CourtBundleCheck.swift), which trusts only the RECORDS key.
+    private mutating func verifyBundle(_ folder: String) {
+        let report = CourtBundle.check(folder: folder, trusted: trusted)
+        findings += report.findings
+        keysUsed.merge(report.keysUsed) { a, _ in a }
     }
 
     // MARK: - Folders
