@@ -270,7 +270,9 @@ struct RecordsServiceTests {
 
     /// After the dust settles: a clean dock sends what is left, everything arrives once and verified,
     /// and no recording left the camera without a logged receipt.
-    static func settle(_ storage: String, _ server: RecordsServer, device: String, round: Int) throws {
+    @discardableResult
+    static func settle(_ storage: String, _ server: RecordsServer, device: String, round: Int) throws -> Int {
+        let before = Set(try auditEntries(storage).filter { $0.event == "receipt" }.compactMap(\.recording)).count
         let out = try camera(storage, server, device: device, script: "dock\nwait 60s\nexpect local_recordings 0\n")
         #expect(out.status == 0, "round \(round): \(out.stderr) \(out.events("offload").suffix(3))")
         let entries = try auditEntries(storage)
@@ -281,11 +283,13 @@ struct RecordsServiceTests {
         let list = try catalogue(server).recordings
         #expect(list.count == 4, "round \(round): \(list.count) in the catalogue")
         #expect(Set(list.compactMap { $0["recording_id"] as? String }).count == 4)
+        return before
     }
 
     @Test func killingTheServiceDuringUploadsLosesAndDuplicatesNothing() throws {
         let t = try Self.template(device: "BWV-0020")
         var rng = SplitMix64(seed: 20)
+        var receiptedAtKill: [Int] = []
         for round in 1...20 {
             let storage = try Self.copy(t.storage), data = try Self.copy(t.data)
             defer { for d in [storage, data] { try? FileManager.default.removeItem(atPath: d) } }
@@ -299,18 +303,22 @@ struct RecordsServiceTests {
             camera.standardError = FileHandle.nullDevice
             try camera.run()
             input.fileHandleForWriting.write(Data("dock\nwait 60s\nquit\n".utf8))
-            usleep(UInt32(50_000 + rng.next() % 400_000))
+            usleep(UInt32(100_000 + rng.next() % 1_100_000)) // a clean dock of the template takes about 1 s
             server.kill()
             camera.waitUntilExit()
             try server.start()
-            try Self.settle(storage, server, device: t.device, round: round)
+            receiptedAtKill.append(try Self.settle(storage, server, device: t.device, round: round))
             server.stop()
         }
+        // The kills landed at different points of the uploads: before the first receipt, between, after the last.
+        print("receipts held when killed: \(receiptedAtKill)")
+        #expect(Set(receiptedAtKill).count >= 3, "\(receiptedAtKill)")
     }
 
     @Test func killingTheCameraDuringUploadsLosesAndDuplicatesNothing() throws {
         let t = try Self.template(device: "BWV-0021")
         var rng = SplitMix64(seed: 21)
+        var receiptedAtKill: [Int] = []
         for round in 1...20 {
             let storage = try Self.copy(t.storage), data = try Self.copy(t.data)
             defer { for d in [storage, data] { try? FileManager.default.removeItem(atPath: d) } }
@@ -324,11 +332,14 @@ struct RecordsServiceTests {
             camera.standardError = FileHandle.nullDevice
             try camera.run()
             input.fileHandleForWriting.write(Data("dock\nwait 60s\nquit\n".utf8))
-            usleep(UInt32(50_000 + rng.next() % 400_000))
+            usleep(UInt32(100_000 + rng.next() % 1_100_000)) // a clean dock of the template takes about 1 s
             kill(camera.processIdentifier, SIGKILL)
             camera.waitUntilExit()
-            try Self.settle(storage, server, device: t.device, round: round)
+            receiptedAtKill.append(try Self.settle(storage, server, device: t.device, round: round))
             server.stop()
         }
+        // The kills landed at different points of the uploads: before the first receipt, between, after the last.
+        print("receipts held when killed: \(receiptedAtKill)")
+        #expect(Set(receiptedAtKill).count >= 3, "\(receiptedAtKill)")
     }
 }

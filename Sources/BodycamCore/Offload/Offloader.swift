@@ -179,6 +179,15 @@ public final class Offloader {
                     guard admit(onOutcome) else { return }
                     switch try target.stored(device: identity.deviceID, folder: job.folder, file: job.file, sha256: job.sha256) {
                     case .same:
+                        // Already held. A manifest still needs its receipt before anything is deleted: the
+                        // camera may have stopped between the service's commit and logging the receipt.
+                        if let key = target.receiptKey, let id = job.recording, job.file == RecordingManifest.jsonName(id) {
+                            let t = try target.begin(device: identity.deviceID, folder: job.folder, file: job.file)
+                            guard try t.finish(sha256: job.sha256) else {
+                                throw RecordsError("\(job.folder)/\(job.file): the records no longer confirm it: the camera keeps its copy")
+                            }
+                            try confirm(t.receipt, key: key, recording: id, manifestSHA256: job.sha256)
+                        }
                         finishJob(job, onOutcome)
                         continue
                     case .different:
