@@ -41,7 +41,9 @@ struct Serve: AsyncParsableCommand {
             JSON.quote(host, into: &address)
             emit(#"{"event":"listening","address":\#(address),"port":\#(port),"service_key":"\#(fingerprint)"}"#)
         }
-        do { try await app.runService() } catch {
+        // The server's tasks run on its own threads (ServiceExecutor), not the shared concurrency pool.
+        let server = Task(executorPreference: ServiceExecutor.shared) { try await app.runService() }
+        do { try await server.value } catch {
             fail("serving on \(listen): \(error)")
         }
     }

@@ -60,7 +60,8 @@ enum HTTPClient {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(fd) }
-        var tv = timeval(tv_sec: 20, tv_usec: 0)
+        // Generous: the whole test suite may be loading both cores.
+        var tv = timeval(tv_sec: 120, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -146,7 +147,7 @@ final class RunningService: Sendable {
                                      clock: { clock.now })
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = RecordsServer.application(service: service, host: "127.0.0.1", port: 0, logLevel: .critical) { _, port in continuation.yield(port) }
-        let task = Task { try await app.run() }
+        let task = Task(executorPreference: ServiceExecutor.shared) { try await app.run() }
         var port = 0
         for await p in ports { port = p; break }
         return RunningService(service: service, clock: clock, port: port, data: data, task: task)
