@@ -1,6 +1,9 @@
 # bodycam: the front door. `make run` and `make test` install what they need on Debian/Ubuntu.
 SWIFT      ?= swift
 BIN        := .build/release/bodycam
+RECORDS_BIN := .build/release/bodycam-records
+# The records service's data folder for `make records` (catalogue, custody log, evidence blobs, service key).
+RECORDS_DATA ?= records-data
 # libjpeg (HAL encoder), libv4l (HAL capture), ffmpeg (independent media checks), djpeg/tjbench.
 APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ffmpeg libsqlite3-dev
 # Extra packages for the real-driver test: QEMU boots Debian's kernel, whose vivid module is a webcam.
@@ -11,7 +14,7 @@ BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plug
 # `make run ARGS="..."` passes options to `bodycam run`.
 ARGS       ?= --camera auto
 
-.PHONY: all deps hw-deps build run test test-hw test-powercut bench fuzz clean
+.PHONY: all deps hw-deps build build-records records run test test-hw test-powercut bench fuzz clean
 
 all: build
 
@@ -34,6 +37,14 @@ hw-deps:
 build: deps
 	$(SWIFT) build -c release --product bodycam
 
+build-records: deps
+	$(SWIFT) build -c release --product bodycam-records
+
+# The force's records service on loopback, embedded default (SQLite and a folder in $(RECORDS_DATA)).
+# Cameras dock into it with `make run ARGS="--records http://127.0.0.1:8640 --enrol-token TOKEN"`.
+records: build-records
+	$(RECORDS_BIN) serve --data $(RECORDS_DATA)
+
 # The simulated camera on synthetic frames, commands from the terminal. Recordings go to ./storage.
 run: build
 	$(BIN) run $(ARGS)
@@ -55,14 +66,14 @@ test-hw: hw-deps build
 
 # bodycam against GStreamer, FFmpeg, tjbench and cp on the same footage; writes bench/results.md.
 # QUICK=1 for a short run. Not part of `make test`.
-bench: build
+bench: build build-records
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_PACKAGES)"
 	python3 bench/bench.py $(CURDIR)/$(BIN) $(if $(QUICK),--quick,)
 
 # Coverage-guided fuzzing (libFuzzer + ASan), FUZZ_SECONDS per target (default 600): the last word of the
 # recipe is the list of targets (Fuzz/Targets.swift). Builds in .build-fuzz; crashes go to .build-fuzz/crashes.
 fuzz: deps
-	SWIFT=$(SWIFT) Fuzz/run.sh $(or $(FUZZ_SECONDS),600) avi-reader avi-repair frame-stamp utc script-line manifest audit-trail evidence-files
+	SWIFT=$(SWIFT) Fuzz/run.sh $(or $(FUZZ_SECONDS),600) avi-reader avi-repair frame-stamp utc script-line manifest audit-trail evidence-files records-wire
 
 # The power-cut test with many more kills (make test runs 50).
 test-powercut: build

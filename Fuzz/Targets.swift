@@ -6,6 +6,8 @@
 import Glibc
 #endif
 import BodycamCore
+import BodycamEvidence
+import Crypto
 
 let targets: [String: (UnsafeRawBufferPointer) -> Void] = [
     "avi-reader": fuzzAVIReader,
@@ -16,7 +18,38 @@ let targets: [String: (UnsafeRawBufferPointer) -> Void] = [
     "manifest": fuzzManifest,
     "audit-trail": fuzzAuditTrail,
     "evidence-files": fuzzEvidenceFiles,
+    "records-wire": fuzzRecordsWire,
 ]
+
+/// Any bytes as what crosses the dock link or sits in a court bundle: request signature headers, file
+/// paths, service statements, custody lines, bundle indexes, enrolment files and JSON bodies. The bytes
+/// are also signed with a fuzz key before checking, so the parsers behind the signature checks are
+/// reached: whatever they accept writes back to exactly those bytes.
+func fuzzRecordsWire(_ data: UnsafeRawBufferPointer) {
+    let bytes = Array(data)
+    let text = String(decoding: bytes, as: UTF8.self)
+    if let r = RequestSignature.parse(text) { precondition(r.header == text, "request signature does not round-trip") }
+    if let p = RecordsWire.parseFilePath(Substring(text)) {
+        precondition(RecordsWire.filePath(device: p.device, folder: p.folder, file: p.file) == text, "file path does not round-trip")
+    }
+    _ = RecordsWire.decode(RecordsWire.EnrolResponse.self, bytes)
+    _ = RecordsWire.decode(RecordsWire.FileStatus.self, bytes)
+    // As a line signed by the fuzz key (the body is everything but a closing brace).
+    let line = bytes + AuditTrail.signatureField(FuzzFiles.sign(bytes)) + [10]
+    if let s = try? ServiceStatement.verify(line, key: FuzzFiles.signingKey) {
+        precondition(s.signed(FuzzFiles.sign) == line, "statement does not round-trip")
+    }
+    if let c = try? CustodyEntry.parse(line.dropLast()) {
+        precondition(c.entry.line(FuzzFiles.sign) == Array(line.dropLast()), "custody entry does not round-trip")
+    }
+    _ = try? CustodyLog.check(bytes: bytes, key: FuzzFiles.key)
+    if let b = try? CourtBundleIndex.parse(line) { precondition(b.index.signed(FuzzFiles.sign) == line, "bundle index does not round-trip") }
+    _ = try? CourtBundleIndex.parse(bytes)
+    if let info = try? DeviceInfo.parse(Array(#"{"device_id":"BWV-1","public_key":"\#(FuzzFiles.signingKey.hex)","algorithm":"Ed25519","created_utc":"2026-01-01T00:00:00.000Z"}"#.utf8) + [10]) {
+        _ = try? RecordsEnrolment.parse(bytes, device: info)
+        _ = try? RecordsEnrolment.parse(Array("RECORDS ed25519 \(FuzzFiles.signingKey.hex)\n".utf8) + line, device: info)
+    }
+}
 
 /// Any bytes as a manifest: whatever parses writes back to exactly those bytes (the format's one owner
 /// accepts only what it would have written), and its names are evidence names of its own recording.
@@ -84,9 +117,14 @@ func fuzzAVIRepair(_ data: UnsafeRawBufferPointer) {
 func fuzzFrameStamp(_ data: UnsafeRawBufferPointer) {
     guard let s = FrameStamp.parse(data) else { return }
     let id = Array(s.deviceID.utf8)
+    let officer = Array((s.officer ?? "").utf8)
     let text = ASCIIWriter.string(capacity: FrameStamp.capacity) { w in
-        id.withUnsafeBytes { FrameStamp.write(deviceID: $0, sequence: s.sequence, sourceSequence: s.sourceSequence,
-                                              utc: s.utc, mono: s.mono, to: &w) }
+        id.withUnsafeBytes { i in
+            officer.withUnsafeBytes { o in
+                FrameStamp.write(deviceID: i, sequence: s.sequence, sourceSequence: s.sourceSequence, utc: s.utc, mono: s.mono,
+                                 officer: o, to: &w)
+            }
+        }
     }
     precondition(Array(text.utf8) == Array(data), "stamp does not round-trip: \(text)")
 }
@@ -136,6 +174,11 @@ enum FuzzFiles {
     /// trails reach the signature checks; any valid key otherwise.
     static let key: PublicKey = getenv("BODYCAM_FUZZ_KEY").flatMap { PublicKey(hex: String(cString: $0)) }
         ?? PublicKey(hex: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")!
+
+    /// A fixed key the fuzz target signs with, so inputs reach the parsers behind signature checks.
+    static let privateKey = try! Curve25519.Signing.PrivateKey(rawRepresentation: [UInt8](repeating: 7, count: 32))
+    static let signingKey = PublicKey(raw: Array(privateKey.publicKey.rawRepresentation))
+    static func sign(_ bytes: [UInt8]) -> Signature { Signature(raw: Array(try! privateKey.signature(for: bytes))) }
 
     nonisolated(unsafe) static var paths: [String: String] = [:]
     static func write(_ data: UnsafeRawBufferPointer, suffix: String) -> String {

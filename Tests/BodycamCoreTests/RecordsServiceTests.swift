@@ -249,6 +249,8 @@ struct RecordsServiceTests {
         var storage: String
         var data: String
         var device: String
+        /// How long a whole clean dock of it takes here: kills are spread over that.
+        var dockSeconds: Double
     }
 
     static func template(device: String) throws -> Template {
@@ -258,7 +260,16 @@ struct RecordsServiceTests {
         let out = try camera(storage, server, device: device, token: try server.enrolmentToken(device),
                              script: "dock\nwait 1s\nundock\n" + record + record)
         #expect(out.status == 0, "\(out.stderr)")
-        return Template(storage: storage, data: server.data, device: device)
+        server.stop()
+        // Time a clean dock of a copy, from process start (as the kills are).
+        let s = try copy(storage), d = try copy(server.data)
+        defer { for f in [s, d] { try? FileManager.default.removeItem(atPath: f) } }
+        let timing = try RecordsServer(data: d)
+        let start = Date()
+        _ = try camera(s, timing, device: device, script: "dock\nwait 60s\n")
+        let seconds = Date().timeIntervalSince(start)
+        timing.stop()
+        return Template(storage: storage, data: server.data, device: device, dockSeconds: seconds)
     }
 
     static func copy(_ folder: String) throws -> String {
@@ -303,7 +314,7 @@ struct RecordsServiceTests {
             camera.standardError = FileHandle.nullDevice
             try camera.run()
             input.fileHandleForWriting.write(Data("dock\nwait 60s\nquit\n".utf8))
-            usleep(UInt32(100_000 + rng.next() % 1_100_000)) // a clean dock of the template takes about 1 s
+            usleep(UInt32(Double(rng.next() % 1000) / 1000 * t.dockSeconds * 1_100_000))
             server.kill()
             camera.waitUntilExit()
             try server.start()
@@ -332,7 +343,7 @@ struct RecordsServiceTests {
             camera.standardError = FileHandle.nullDevice
             try camera.run()
             input.fileHandleForWriting.write(Data("dock\nwait 60s\nquit\n".utf8))
-            usleep(UInt32(100_000 + rng.next() % 1_100_000)) // a clean dock of the template takes about 1 s
+            usleep(UInt32(Double(rng.next() % 1000) / 1000 * t.dockSeconds * 1_100_000))
             kill(camera.processIdentifier, SIGKILL)
             camera.waitUntilExit()
             receiptedAtKill.append(try Self.settle(storage, server, device: t.device, round: round))

@@ -6,10 +6,11 @@ import Glibc
 
 /// A `bodycam-records serve` process on loopback for end-to-end tests, started and killed like a real one.
 final class RecordsServer {
-    /// $BODYCAM_RECORDS_BIN (the Makefile passes the release build), else the debug build beside `bodycam`.
+    /// $BODYCAM_RECORDS_BIN, else the debug build `swift test` has just made (never a release build that
+    /// could be stale).
     static var binary: String {
         if let b = ProcessInfo.processInfo.environment["BODYCAM_RECORDS_BIN"], !b.isEmpty { return b }
-        return URL(fileURLWithPath: TestSupport.binary).deletingLastPathComponent().appendingPathComponent("bodycam-records").path
+        return TestSupport.packageRoot.appendingPathComponent(".build/debug/bodycam-records").path
     }
 
     let data: String
