@@ -13,8 +13,10 @@ out=.build-fuzz
 bin=$out/bodycam-fuzz
 
 $swift build --product bodycam                     # the debug binary, for seed recordings
-$swift build --scratch-path $out --target BodycamCore -Xswiftc -sanitize=fuzzer,address
 debug=$($swift build --scratch-path $out --show-bin-path)
+# Objects of files that moved or were deleted would otherwise stay and be linked: our targets start clean.
+rm -rf "$debug"/BodycamCore.build "$debug"/BodycamEvidence.build
+$swift build --scratch-path $out --target BodycamCore -Xswiftc -sanitize=fuzzer,address
 # Every library object SwiftPM built (BodycamCore, CHAL, swift-crypto and its C code); not the executable,
 # the argument parser or the tests.
 objects=$(find "$debug" -name '*.o' -path '*.build/*' ! -path '*/bodycam.build/*' ! -path '*/ArgumentParser*' \
