@@ -74,7 +74,7 @@ struct ExportCommand: ParsableCommand {
         `bodycam-records key` prints. Each export is written to the custody log.
         """)
 
-    @Argument(help: "The recording ids (DEVICE-NNNNNN-NNNNNN).") var recordingIDs: [String]
+    @Argument(help: ArgumentHelp("The recording ids (DEVICE-NNNNNN, e.g. BWV-0001-000001).", valueName: "recording-id")) var recordingIDs: [String]
     @Option(help: "The bundle folder to create (must not exist, or be empty).") var out: String
     @Option(name: .customLong("case"), help: "The case reference to record in the bundle.") var caseReference: String?
     @Option(help: "Who exported it (a name and role, recorded in the bundle).") var by = "admin"

@@ -6,7 +6,7 @@ extension RetentionCategory: ExpressibleByArgument {}
 
 /// A recording id argument, validated.
 func recordingArgument(_ id: String) -> String {
-    guard EvidenceNames.RecordingID.parse(id) != nil else { fail("'\(id.prefix(60))' is not a recording id (DEVICE-NNNNNN-NNNNNN)") }
+    guard EvidenceNames.RecordingID.parse(id) != nil else { fail("'\(id.prefix(60))' is not a recording id (DEVICE-NNNNNN, e.g. BWV-0001-000001)") }
     return id
 }
 
@@ -26,7 +26,7 @@ struct CategoryCommand: ParsableCommand {
         written to the custody log as actor 'admin'.
         """)
 
-    @Argument(help: "The recording id (DEVICE-NNNNNN-NNNNNN).") var recordingID: String
+    @Argument(help: "The recording id (DEVICE-NNNNNN, e.g. BWV-0001-000001).") var recordingID: String
     @Argument(help: "evidential or non-evidential.") var category: RetentionCategory
     @Option(name: .customLong("case"), help: "The case reference (evidential only).") var caseReference: String?
     @OptionGroup var data: DataOption

@@ -12,8 +12,8 @@ public struct ExportResult: Sendable {
 
 extension RecordsService {
     /// Custody actions about a device that belong in its recordings' bundle: its enrolment (the pin),
-    /// revocation, and the audit trail copies it handed over.
-    static let deviceCustodyActions: Set<CustodyEntry.Action> = [.enrol, .revoke, .upload]
+    /// revocation, the audit trail copies it handed over, and its check-outs and check-ins (who wore it).
+    static let deviceCustodyActions: Set<CustodyEntry.Action> = [.enrol, .revoke, .upload, .assign, .checkin]
 
     /// Exports recordings as a court bundle into `folder` (new or empty) with `CourtBundle.write`: segments
     /// (copied streamed from the blob store), manifests and signatures, receipts, the pin of each device
@@ -25,7 +25,7 @@ extension RecordsService {
         guard !recordingIDs.isEmpty else { throw AdminError("name at least one recording to export") }
         var ids: [String] = []
         for id in recordingIDs where !ids.contains(id) {
-            guard EvidenceNames.RecordingID.parse(id) != nil else { throw AdminError("'\(id.prefix(60))' is not a recording id (DEVICE-NNNNNN-NNNNNN)") }
+            guard EvidenceNames.RecordingID.parse(id) != nil else { throw AdminError("'\(id.prefix(60))' is not a recording id (DEVICE-NNNNNN, e.g. BWV-0001-000001)") }
             ids.append(id)
         }
         let (records, devices, lines, auditFiles) = try catalogue.readNow { tx in

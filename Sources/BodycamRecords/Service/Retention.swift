@@ -72,7 +72,7 @@ extension RecordsService {
 
     private static func validate(_ recordingID: String, _ change: RetentionChange) throws {
         guard EvidenceNames.RecordingID.parse(recordingID) != nil else {
-            throw Refusal(.badRequest, "'\(recordingID.prefix(60))' is not a recording id (DEVICE-NNNNNN-NNNNNN)")
+            throw Refusal(.badRequest, "'\(recordingID.prefix(60))' is not a recording id (DEVICE-NNNNNN, e.g. BWV-0001-000001)")
         }
         switch change {
         case .category(.evidential, let ref):
