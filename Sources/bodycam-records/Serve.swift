@@ -32,7 +32,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var data: DataOption
     @Option(help: "Address and port to listen on (port 0: any free port).")
     var listen = ListenAddress(host: "127.0.0.1", port: 8640)
-    @Option(help: "Run the retention job at start and then this often: 1h, 30m, 1d; 0 never.")
+    @Option(help: "Run the retention job this often, the first time one interval after start: 1h, 30m, 1d; 0 never.")
     var retentionEvery = "1h"
 
     func run() async throws {
@@ -54,18 +54,19 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    /// The retention job now and then every `every` nanoseconds, its blocking disk work on a thread of its
-    /// own; a line for each deletion (JSON), nothing when there was nothing to do. Ends with the process.
+    /// The retention job every `every` nanoseconds, its blocking disk work on a thread of its own; a line for
+    /// each deletion (JSON), nothing when there was nothing to do. The first run waits one interval, so a
+    /// service restarted (or started to look at a copy of a store) deletes nothing at once. Ends with the process.
     static func startRetention(_ service: RecordsService, every: Int64) {
         Task(executorPreference: ServiceExecutor.shared) {
             while !Task.isCancelled {
+                try? await Task.sleep(for: .nanoseconds(every))
                 do {
                     let report = try await Blocking.run { try service.runRetention(now: service.clock()) }
                     if !report.deleted.isEmpty || report.blobsRemoved > 0 || !report.failures.isEmpty { printRetention(report, json: true) }
                 } catch {
                     diagnostic("retention: \(error)")
                 }
-                try? await Task.sleep(for: .nanoseconds(every))
             }
         }
     }

@@ -166,8 +166,13 @@ import Glibc
         #expect(!report.ok && report.problems.count == 1)
         #expect(report.problems.first?.file.hasPrefix("blobs/\(sha.prefix(2))/\(sha)") == true && report.problems.first?.check == "sha256",
                 "\(bad.stdout)")
-        // The text form names it too.
+        // The text form names it too; a blob removed is named as missing.
         let text = try CommandTests.run(["verify-store", "--data", s.data])
-        #expect(text.stdout.contains("FAIL  blobs/") && text.stdout.contains("FAILED"), "\(text.stdout)")
+        #expect(text.stdout.contains("FAIL  blobs/\(sha.prefix(2))/\(sha)") && text.stdout.contains("FAILED"), "\(text.stdout)")
+        let other = try #require(manifest.segments.last?.sha256)
+        try FileManager.default.removeItem(atPath: try #require(s.service.blobs.localPath(other)))
+        let missing = try CommandTests.run(["verify-store", "--data", s.data])
+        #expect(missing.status == 1 && missing.stdout.contains("FAIL  blobs/\(other.prefix(2))/\(other)") && missing.stdout.contains("present: missing"),
+                "\(missing.stdout)")
     }
 }

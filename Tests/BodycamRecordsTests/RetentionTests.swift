@@ -36,6 +36,12 @@ import Testing
         #expect(try await send(s, "POST", "/v1/recordings/\(held.id)/hold", token: sup, body: #"{"reason":"complaint 42"}"#).status == 200)
         #expect(try await send(s, "POST", "/v1/recordings/\(held.id)/hold", token: sup, body: #"{"reason":"again"}"#).status == 409)
         #expect(try await send(s, "POST", "/v1/recordings/DEV-000001-000009/hold", token: sup, body: #"{"reason":"x"}"#).status == 404)
+        // Malformed bodies and values are 400, never a trap.
+        for body in ["{", #"{"reason":""}"#, #"{"reason":"a\u0007b"}"#, String(repeating: "x", count: 5000)] {
+            #expect(try await send(s, "POST", "/v1/recordings/\(held.id)/hold", token: sup, body: body).status / 100 == 4, "\(body.prefix(40))")
+        }
+        #expect(try await send(s, "POST", "/v1/recordings/\(held.id)/category", token: sup, body: #"{"category":"secret"}"#).status == 400)
+        #expect(try await send(s, "POST", "/v1/recordings/not-an-id/release", token: sup).status == 400)
         // The administrator's path: a hold and release of the expired one leaves it as it was.
         _ = try s.service.changeRetentionNow(recordingID: expired.id, .hold(reason: "review"))
         _ = try s.service.changeRetentionNow(recordingID: expired.id, .release)
@@ -137,5 +143,36 @@ import Testing
         let custody = try s.custody()
         #expect(custody.filter { $0.actor == "admin" }.map(\.action).suffix(3) == [.category, .hold, .release])
         #expect(custody.last?.action == .delete && custody.last?.actor == "retention")
+    }
+
+    @Test func serveRunsTheRetentionJobEveryInterval() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CommandTests.binary), "build it first: swift build")
+        let (s, device) = try await serviceWithDevice()
+        let r = SyntheticRecording.make(device.identity, number: 1, segments: 1, start: "2020-01-01T08:00:00Z")
+        #expect(try await device.upload(r).status == 200)
+        s.stop()
+        #expect(try CommandTests.run(["serve", "--data", s.data, "--retention-every", "forever"]).stderr.contains("--retention-every"))
+        // The recording ended years ago (by the wall clock): the first run, one interval after start, deletes it.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandTests.binary)
+        p.arguments = ["serve", "--data", s.data, "--listen", "127.0.0.1:0", "--retention-every", "1s"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { p.terminate(); p.waitUntilExit() }
+        let handle = pipe.fileHandleForReading
+        let lines = try await Blocking.run { () -> [String] in
+            var lines: [String] = []
+            var bytes: [UInt8] = []
+            while lines.count < 3, let chunk = try? handle.read(upToCount: 1), let b = chunk.first {
+                if b == 10 { lines.append(String(decoding: bytes, as: UTF8.self)); bytes = [] } else { bytes.append(b) }
+            }
+            return lines
+        }
+        #expect(lines.count == 3 && lines[0].contains(#""event":"listening""#), "\(lines)")
+        #expect(lines.count == 3 && lines[1].contains(#""event":"retention-deleted","recording_id":"\#(r.id)""#), "\(lines)")
+        #expect(lines.count == 3 && lines[2].contains(#""event":"retention""#) && lines[2].contains(#""deleted":1"#), "\(lines)")
+        #expect(try s.custody().last.map { $0.action == .delete && $0.recordingID == r.id } == true)
     }
 }
