@@ -110,8 +110,9 @@ extension RecordsService {
         try catalogue.writeNow { tx in
             for r in records {
                 try custody.append(tx, utc: utc, actor: actor, action: .export, deviceID: r.deviceID, recordingID: r.recordingID, officer: r.officer,
-                                   detail: "exported in a court bundle by \(exportedBy)\(caseReference.map { " for case \($0)" } ?? "") to \(folder): "
-                                       + "bundle.json sha256 \(sha), \(ids.count) recording(s)")
+                                   // The digest first: a long folder name is what gets cut if the detail is too long.
+                                   detail: "exported in a court bundle (bundle.json sha256 \(sha), \(ids.count) recording(s)) by \(exportedBy)"
+                                       + "\(caseReference.map { " for case \($0)" } ?? "") to \(folder)")
             }
         }
         return result
