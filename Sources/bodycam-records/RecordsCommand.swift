@@ -13,11 +13,13 @@ struct RecordsCommand: AsyncParsableCommand {
         discussion: """
         `serve` takes recordings in from docked cameras over HTTP (see docs/RECORDS.md). The other commands \
         are the administrator's tools on the service host: they act on the data folder directly, like a \
-        database's own tools, and write their changes to the custody log as actor 'admin'.
+        database's own tools, and write their changes to the custody log as actor 'admin' (the retention job \
+        as 'retention').
         Events go to stdout as JSON Lines; diagnostics go to stderr.
         """,
         subcommands: [Serve.self, KeyCommand.self, Enrol.self, Revoke.self, DevicesCommand.self, OfficerCommand.self,
-                      UserCommand.self, CustodyCommand.self]
+                      UserCommand.self, RecordingsCommand.self, CategoryCommand.self, HoldCommand.self, ReleaseCommand.self,
+                      RetentionCommand.self, ExportCommand.self, VerifyStoreCommand.self, CustodyCommand.self]
     )
 }
 

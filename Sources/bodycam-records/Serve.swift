@@ -32,19 +32,42 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var data: DataOption
     @Option(help: "Address and port to listen on (port 0: any free port).")
     var listen = ListenAddress(host: "127.0.0.1", port: 8640)
+    @Option(help: "Run the retention job this often, the first time one interval after start: 1h, 30m, 1d; 0 never.")
+    var retentionEvery = "1h"
 
     func run() async throws {
+        let every: Int64? = retentionEvery == "0" ? nil : Lifetime.parse(retentionEvery)
+        guard retentionEvery == "0" || every != nil else { fail("--retention-every '\(retentionEvery.prefix(20))': 0, or a number and d, h, m or s (1h)") }
         let service = data.open()
         let fingerprint = service.identity.fingerprint
         let app = RecordsServer.application(service: service, host: listen.host, port: listen.port) { host, port in
             var address = ""
             JSON.quote(host, into: &address)
             emit(#"{"event":"listening","address":\#(address),"port":\#(port),"service_key":"\#(fingerprint)"}"#)
+            // Retention starts once the service listens, so "listening" is always the first line.
+            if let every { Self.startRetention(service, every: every) }
         }
         // The server's tasks run on its own threads (ServiceExecutor), not the shared concurrency pool.
         let server = Task(executorPreference: ServiceExecutor.shared) { try await app.runService() }
         do { try await server.value } catch {
             fail("serving on \(listen): \(error)")
+        }
+    }
+
+    /// The retention job every `every` nanoseconds, its blocking disk work on a thread of its own; a line for
+    /// each deletion (JSON), nothing when there was nothing to do. The first run waits one interval, so a
+    /// service restarted (or started to look at a copy of a store) deletes nothing at once. Ends with the process.
+    static func startRetention(_ service: RecordsService, every: Int64) {
+        Task(executorPreference: ServiceExecutor.shared) {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .nanoseconds(every))
+                do {
+                    let report = try await Blocking.run { try service.runRetention(now: service.clock()) }
+                    if !report.deleted.isEmpty || report.blobsRemoved > 0 || !report.failures.isEmpty { printRetention(report, json: true) }
+                } catch {
+                    diagnostic("retention: \(error)")
+                }
+            }
         }
     }
 }

@@ -195,6 +195,9 @@ final class FullAfter: BlobStore {
     func hasBlob(_ sha256: String) -> Bool { inner.hasBlob(sha256) }
     func readBlob(_ sha256: String, limit: Int) throws(IOError) -> [UInt8] { try inner.readBlob(sha256, limit: limit) }
     func openBlob(_ sha256: String) throws(IOError) -> PosixFile { try inner.openBlob(sha256) }
+    func hashBlob(_ sha256: String) throws(IOError) -> (sha256: String, bytes: Int) { try inner.hashBlob(sha256) }
+    func removeBlob(_ sha256: String) throws(IOError) { try inner.removeBlob(sha256) }
+    func localPath(_ sha256: String) -> String? { inner.localPath(sha256) }
 }
 
 /// A device audit trail written the way the camera writes one: signed lines, hash-chained, and its head.

@@ -14,12 +14,29 @@ struct RecordingSummary: Encodable {
     var bytes: Int
     var manifest_sha256: String
     var received_utc: String
+    var category: String
+    var case_reference: String?
+    /// The hold's reason; null when not on hold.
+    var hold: String?
+    var kept_until: String
 
     init(_ r: RecordingRecord) {
         (recording_id, device_id, officer, trigger) = (r.recordingID, r.deviceID, r.officer, r.trigger)
         (start_utc, end_utc, markers, frames, bytes) = (UTC.iso(r.startUTC), UTC.iso(r.endUTC), r.markers, r.frames, r.bytes)
         (manifest_sha256, received_utc) = (r.manifestSHA256, UTC.iso(r.receivedUTC))
+        (category, case_reference, hold) = (r.category.rawValue, r.caseReference, r.holdReason)
+        kept_until = UTC.iso(r.category.expiresUTC(endUTC: r.endUTC))
     }
+}
+
+/// `POST /v1/recordings/ID/category` and `/hold` bodies.
+struct CategoryRequest: Decodable {
+    var category: String
+    var `case`: String?
+}
+
+struct HoldRequest: Decodable {
+    var reason: String
 }
 
 /// The people API (`Authorization: Bearer TOKEN`): officers see only recordings made while assigned to
@@ -32,6 +49,14 @@ struct PeopleRoutes: Sendable {
         router.get("/v1/recordings/:id") { request, context in await self.manifest(request, id: context.parameters.get("id") ?? "") }
         router.get("/v1/recordings/:id/segments/:n") { request, context in
             await self.segment(request, id: context.parameters.get("id") ?? "", index: context.parameters.get("n") ?? "")
+        }
+        router.get("/v1/recordings/:id/thumbnail") { request, context in await self.thumbnail(request, id: context.parameters.get("id") ?? "") }
+        router.post("/v1/recordings/:id/category") { request, context in
+            await self.retention(request, id: context.parameters.get("id") ?? "", kind: "category")
+        }
+        router.post("/v1/recordings/:id/hold") { request, context in await self.retention(request, id: context.parameters.get("id") ?? "", kind: "hold") }
+        router.post("/v1/recordings/:id/release") { request, context in
+            await self.retention(request, id: context.parameters.get("id") ?? "", kind: "release")
         }
     }
 
@@ -88,7 +113,7 @@ struct PeopleRoutes: Sendable {
     /// not disclosed).
     private func visibleRecording(_ user: UserRecord, id: String) async throws -> RecordingRecord {
         guard EvidenceNames.RecordingID.parse(id) != nil else { throw Refusal(.notFound, "not a recording id") }
-        guard let r = try await service.catalogue.read({ try $0.recording(id) }),
+        guard let r = try await service.catalogue.read({ try $0.recording(id) }), r.deletedUTC == nil,
               user.role != .officer || (r.officer != nil && r.officer == user.officer) else {
             throw Refusal(.notFound, "no recording \(id)")
         }
@@ -152,6 +177,50 @@ struct PeopleRoutes: Sendable {
                 try await writer.finish(nil)
             }
             return Response(status: .ok, headers: headers, body: body)
+        } catch {
+            return Reply.error(error)
+        }
+    }
+
+    /// The first frame of segment 1, as the JPEG the camera wrote; a `view` in the custody log.
+    func thumbnail(_ request: Request, id: String) async -> Response {
+        do {
+            let user = try await user(request)
+            let r = try await visibleRecording(user, id: id)
+            let service = self.service
+            let jpeg = try await Blocking.run { () throws -> [UInt8] in try service.thumbnail(r) }
+            try await log(user, .view, r, "thumbnail viewed (\(user.role.rawValue))")
+            return Reply.bytes(jpeg, type: "image/jpeg")
+        } catch {
+            return Reply.error(error)
+        }
+    }
+
+    /// Category, hold and release: supervisors and administrators only (an officer cannot change how long
+    /// their own footage is kept). Answers the recording's summary; the change is in the custody log.
+    func retention(_ request: Request, id: String, kind: String) async -> Response {
+        do {
+            let user = try await user(request)
+            guard user.role != .officer else { throw Refusal(.forbidden, "only supervisors and administrators change retention") }
+            let body = try await RequestBytes.read(request, limit: 4096)
+            let change: RetentionChange
+            switch kind {
+            case "category":
+                guard let c = RecordsWire.decode(CategoryRequest.self, body) else {
+                    throw Refusal(.badRequest, "not a category request ({\"category\":\"evidential\",\"case\":\"REF\"})")
+                }
+                guard let category = RetentionCategory(rawValue: c.category) else {
+                    throw Refusal(.badRequest, "category is evidential or non-evidential")
+                }
+                change = .category(category, caseReference: c.case)
+            case "hold":
+                guard let h = RecordsWire.decode(HoldRequest.self, body) else { throw Refusal(.badRequest, "not a hold request ({\"reason\":\"…\"})") }
+                change = .hold(reason: h.reason)
+            default:
+                change = .release
+            }
+            let r = try await service.changeRetention(recordingID: id, change, actor: user.name)
+            return Reply.json(RecordingSummary(r))
         } catch {
             return Reply.error(error)
         }

@@ -46,6 +46,14 @@ public protocol BlobStore: Sendable {
     func readBlob(_ sha256: String, limit: Int) throws(IOError) -> [UInt8]
     /// Opens a blob for streaming it out.
     func openBlob(_ sha256: String) throws(IOError) -> PosixFile
+    /// SHA-256 and size of a blob as held, hashed streamed (never the whole blob in memory).
+    func hashBlob(_ sha256: String) throws(IOError) -> (sha256: String, bytes: Int)
+    /// Removes a blob durably (the retention job, once the catalogue says no live file needs it). A blob
+    /// already gone is not an error: a rerun after a crash removes what is left.
+    func removeBlob(_ sha256: String) throws(IOError)
+    /// The blob's path on a local file system, for copying it out streamed (a court bundle); nil for a
+    /// store without one.
+    func localPath(_ sha256: String) -> String?
 }
 
 public enum AppendResult: Equatable, Sendable {

@@ -91,13 +91,29 @@ public struct RecordingRecord: Equatable, Sendable {
     public var receivedUTC: Int64
     /// The signed receipt given to the camera (answered again if it asks again).
     public var receipt: [UInt8]
+    /// Retention (Service/Retention.swift): the category, its case reference (evidential only), and the
+    /// reason of a hold (nil: not on hold). Nothing on hold is ever deleted.
+    public var category: RetentionCategory
+    public var caseReference: String?
+    public var holdReason: String?
+    /// The tombstone of a deleted recording: when and why. A deleted recording is neither listed nor served.
+    public var deletedUTC: Int64?
+    public var deletedReason: String?
+    /// When the retention job removed the deleted recording's blobs (nil: not yet, or a crash came between).
+    public var purgedUTC: Int64?
 
     public init(recordingID: String, deviceID: String, officer: String?, trigger: String, startUTC: Int64, endUTC: Int64, markers: Int,
-                frames: Int, bytes: Int, manifestSHA256: String, receivedUTC: Int64, receipt: [UInt8]) {
+                frames: Int, bytes: Int, manifestSHA256: String, receivedUTC: Int64, receipt: [UInt8],
+                category: RetentionCategory = .nonEvidential, caseReference: String? = nil, holdReason: String? = nil,
+                deletedUTC: Int64? = nil, deletedReason: String? = nil, purgedUTC: Int64? = nil) {
         (self.recordingID, self.deviceID, self.officer, self.trigger) = (recordingID, deviceID, officer, trigger)
         (self.startUTC, self.endUTC, self.markers, self.frames, self.bytes) = (startUTC, endUTC, markers, frames, bytes)
         (self.manifestSHA256, self.receivedUTC, self.receipt) = (manifestSHA256, receivedUTC, receipt)
+        (self.category, self.caseReference, self.holdReason) = (category, caseReference, holdReason)
+        (self.deletedUTC, self.deletedReason, self.purgedUTC) = (deletedUTC, deletedReason, purgedUTC)
     }
+
+    public var isDeleted: Bool { deletedUTC != nil }
 }
 
 /// What `GET /v1/recordings` filters on; nil fields do not filter.
@@ -110,7 +126,11 @@ public struct RecordingFilter: Equatable, Sendable {
     public var trigger: String?
     /// Only recordings with at least one marker.
     public var withMarkers = false
+    /// Deleted recordings (tombstones) instead of live ones.
+    public var deleted = false
     public var limit = 1000
+    /// Rows to skip (paging through everything, as verify-store does).
+    public var offset = 0
     public init(deviceID: String? = nil, officer: String? = nil, from: Int64? = nil, to: Int64? = nil, trigger: String? = nil) {
         (self.deviceID, self.officer, self.from, self.to, self.trigger) = (deviceID, officer, from, to, trigger)
     }
@@ -138,10 +158,26 @@ public protocol CatalogueTransaction {
 
     func file(deviceID: String, folder: String, file: String) throws -> FileRecord?
     func insertFile(_ file: FileRecord) throws
+    /// The files held in one folder of a device (a recording's, or `audit`), by name.
+    func files(deviceID: String, folder: String) throws -> [FileRecord]
+    /// Every file not belonging to a deleted recording (what the blob store must hold), by device, folder, name.
+    func liveFiles() throws -> [FileRecord]
+    /// True if a file not belonging to a deleted recording has this SHA-256 (its blob must stay).
+    func isReferencedByLiveFile(sha256: String) throws -> Bool
 
     func recording(_ id: String) throws -> RecordingRecord?
     func recordings(_ filter: RecordingFilter) throws -> [RecordingRecord]
     func insertRecording(_ recording: RecordingRecord) throws
+    /// Saves the retention fields (category, case reference, hold) of a recording.
+    func updateRetention(_ recording: RecordingRecord) throws
+    /// Live recordings not on hold whose retention ended: non-evidential ones that ended at or before
+    /// `nonEvidentialEnd`, evidential ones at or before `evidentialEnd`. Oldest first.
+    func expiredRecordings(nonEvidentialEnd: Int64, evidentialEnd: Int64, limit: Int) throws -> [RecordingRecord]
+    /// Makes a recording a tombstone: when and why it was deleted.
+    func markDeleted(recordingID: String, utc: Int64, reason: String) throws
+    /// Deleted recordings whose blobs may not all be removed yet.
+    func unpurgedRecordings() throws -> [RecordingRecord]
+    func markPurged(recordingID: String, utc: Int64) throws
 
     /// The last custody line (seq and bytes), nil for an empty log.
     func lastCustody() throws -> (seq: Int, line: [UInt8])?

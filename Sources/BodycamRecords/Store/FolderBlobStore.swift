@@ -177,4 +177,31 @@ public final class FolderBlobStore: BlobStore {
         guard Hex.isDigest(sha256) else { throw IOError(operation: "open (not a digest)", path: sha256, errno: EINVAL) }
         return try PosixFile.openExisting(blobPath(sha256))
     }
+
+    public func hashBlob(_ sha256: String) throws(IOError) -> (sha256: String, bytes: Int) {
+        let f = try openBlob(sha256)
+        defer { f.close() }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        let size = try f.size()
+        guard let digest = FileBytes.sha256(fd: f.fd, buffer: buffer) else { throw IOError(operation: "read", path: blobPath(sha256), errno: errno) }
+        return (digest, size)
+    }
+
+    public func removeBlob(_ sha256: String) throws(IOError) {
+        guard Hex.isDigest(sha256) else { throw IOError(operation: "remove (not a digest)", path: sha256, errno: EINVAL) }
+        let dir: Int32
+        do { dir = try openFolder(["blobs", String(sha256.prefix(2))], create: false) } catch {
+            if error.errno == ENOENT { return }
+            throw error
+        }
+        defer { close(dir) }
+        guard unlinkat(dir, sha256, 0) == 0 else {
+            if errno == ENOENT { return }
+            throw IOError(operation: "unlink", path: blobPath(sha256), errno: errno)
+        }
+        guard retrying({ fsync(dir) }) == 0 else { throw IOError(operation: "fsync", path: blobPath(sha256), errno: errno) }
+    }
+
+    public func localPath(_ sha256: String) -> String? { Hex.isDigest(sha256) ? blobPath(sha256) : nil }
 }

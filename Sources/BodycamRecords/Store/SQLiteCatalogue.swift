@@ -47,6 +47,19 @@ public final class SQLiteCatalogue: Catalogue {
                 CREATE TABLE custody (seq INTEGER PRIMARY KEY NOT NULL, line BLOB NOT NULL);
                 """)
         }
+        // Retention: category, case reference, hold, and the tombstone of a deleted recording.
+        m.registerMigration("v2-retention") { db in
+            try db.execute(sql: """
+                ALTER TABLE recording ADD COLUMN category TEXT NOT NULL DEFAULT 'non-evidential';
+                ALTER TABLE recording ADD COLUMN case_reference TEXT;
+                ALTER TABLE recording ADD COLUMN hold_reason TEXT;
+                ALTER TABLE recording ADD COLUMN deleted_utc INTEGER;
+                ALTER TABLE recording ADD COLUMN deleted_reason TEXT;
+                ALTER TABLE recording ADD COLUMN purged_utc INTEGER;
+                CREATE INDEX recording_retention ON recording(deleted_utc, end_utc);
+                CREATE INDEX file_sha256 ON file(sha256);
+                """)
+        }
         return m
     }
 
@@ -188,10 +201,7 @@ struct SQLiteTransaction: CatalogueTransaction {
     // MARK: Files and recordings
 
     func file(deviceID: String, folder: String, file: String) throws -> FileRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM file WHERE device_id = ? AND folder = ? AND file = ?", arguments: [deviceID, folder, file]).map { row in
-            FileRecord(deviceID: try text(row, "device_id"), folder: try text(row, "folder"), file: try text(row, "file"),
-                       sha256: try text(row, "sha256"), bytes: Int(try int(row, "bytes")), receivedUTC: try int(row, "received_utc"))
-        }
+        try Row.fetchOne(db, sql: "SELECT * FROM file WHERE device_id = ? AND folder = ? AND file = ?", arguments: [deviceID, folder, file]).map(fileRecord)
     }
 
     func insertFile(_ f: FileRecord) throws {
@@ -199,12 +209,42 @@ struct SQLiteTransaction: CatalogueTransaction {
                        arguments: [f.deviceID, f.folder, f.file, f.sha256, f.bytes, f.receivedUTC])
     }
 
+    private func fileRecord(_ row: Row) throws -> FileRecord {
+        FileRecord(deviceID: try text(row, "device_id"), folder: try text(row, "folder"), file: try text(row, "file"),
+                   sha256: try text(row, "sha256"), bytes: Int(try int(row, "bytes")), receivedUTC: try int(row, "received_utc"))
+    }
+
+    func files(deviceID: String, folder: String) throws -> [FileRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM file WHERE device_id = ? AND folder = ? ORDER BY file", arguments: [deviceID, folder]).map(fileRecord)
+    }
+
+    // A file belongs to a deleted recording when its folder names a tombstoned recording; audit copies and
+    // files of a recording not committed yet are live.
+    private static let liveFileSQL = """
+        SELECT f.* FROM file f LEFT JOIN recording r ON r.recording_id = f.folder AND r.device_id = f.device_id
+        WHERE r.deleted_utc IS NULL
+        """
+
+    func liveFiles() throws -> [FileRecord] {
+        try Row.fetchAll(db, sql: Self.liveFileSQL + " ORDER BY f.device_id, f.folder, f.file").map(fileRecord)
+    }
+
+    func isReferencedByLiveFile(sha256: String) throws -> Bool {
+        try Row.fetchOne(db, sql: Self.liveFileSQL + " AND f.sha256 = ? LIMIT 1", arguments: [sha256]) != nil
+    }
+
     private func recordingRecord(_ row: Row) throws -> RecordingRecord {
-        RecordingRecord(recordingID: try text(row, "recording_id"), deviceID: try text(row, "device_id"), officer: row["officer"],
-                        trigger: try text(row, "trigger"), startUTC: try int(row, "start_utc"), endUTC: try int(row, "end_utc"),
-                        markers: Int(try int(row, "markers")), frames: Int(try int(row, "frames")), bytes: Int(try int(row, "bytes")),
-                        manifestSHA256: try text(row, "manifest_sha256"), receivedUTC: try int(row, "received_utc"),
-                        receipt: try blob(row, "receipt"))
+        let id = try text(row, "recording_id")
+        guard let category = RetentionCategory(rawValue: try text(row, "category")) else {
+            throw CatalogueDamage(description: "catalogue: recording \(id): unknown retention category")
+        }
+        return RecordingRecord(recordingID: id, deviceID: try text(row, "device_id"), officer: row["officer"],
+                               trigger: try text(row, "trigger"), startUTC: try int(row, "start_utc"), endUTC: try int(row, "end_utc"),
+                               markers: Int(try int(row, "markers")), frames: Int(try int(row, "frames")), bytes: Int(try int(row, "bytes")),
+                               manifestSHA256: try text(row, "manifest_sha256"), receivedUTC: try int(row, "received_utc"),
+                               receipt: try blob(row, "receipt"), category: category, caseReference: row["case_reference"],
+                               holdReason: row["hold_reason"], deletedUTC: row["deleted_utc"], deletedReason: row["deleted_reason"],
+                               purgedUTC: row["purged_utc"])
     }
 
     func recording(_ id: String) throws -> RecordingRecord? {
@@ -212,7 +252,7 @@ struct SQLiteTransaction: CatalogueTransaction {
     }
 
     func recordings(_ f: RecordingFilter) throws -> [RecordingRecord] {
-        var clauses: [String] = []
+        var clauses = [f.deleted ? "deleted_utc IS NOT NULL" : "deleted_utc IS NULL"]
         var arguments: StatementArguments = []
         if let d = f.deviceID { clauses.append("device_id = ?"); arguments += [d] }
         if let o = f.officer { clauses.append("officer = ?"); arguments += [o] }
@@ -220,19 +260,49 @@ struct SQLiteTransaction: CatalogueTransaction {
         if let to = f.to { clauses.append("start_utc <= ?"); arguments += [to] }
         if let t = f.trigger { clauses.append("trigger = ?"); arguments += [t] }
         if f.withMarkers { clauses.append("markers > 0") }
-        let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
-        arguments += [max(1, min(f.limit, 10_000))]
-        return try Row.fetchAll(db, sql: "SELECT * FROM recording\(whereSQL) ORDER BY start_utc, recording_id LIMIT ?", arguments: arguments)
+        let whereSQL = " WHERE " + clauses.joined(separator: " AND ")
+        arguments += [max(1, min(f.limit, 10_000)), max(0, f.offset)]
+        return try Row.fetchAll(db, sql: "SELECT * FROM recording\(whereSQL) ORDER BY start_utc, recording_id LIMIT ? OFFSET ?", arguments: arguments)
             .map(recordingRecord)
     }
 
     func insertRecording(_ r: RecordingRecord) throws {
         try db.execute(sql: """
             INSERT INTO recording (recording_id, device_id, officer, trigger, start_utc, end_utc, markers, frames, bytes,
-                                   manifest_sha256, received_utc, receipt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   manifest_sha256, received_utc, receipt, category, case_reference, hold_reason,
+                                   deleted_utc, deleted_reason, purged_utc)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [r.recordingID, r.deviceID, r.officer, r.trigger, r.startUTC, r.endUTC, r.markers, r.frames, r.bytes,
-                             r.manifestSHA256, r.receivedUTC, Data(r.receipt)])
+                             r.manifestSHA256, r.receivedUTC, Data(r.receipt), r.category.rawValue, r.caseReference, r.holdReason,
+                             r.deletedUTC, r.deletedReason, r.purgedUTC])
+    }
+
+    func updateRetention(_ r: RecordingRecord) throws {
+        try db.execute(sql: "UPDATE recording SET category = ?, case_reference = ?, hold_reason = ? WHERE recording_id = ?",
+                       arguments: [r.category.rawValue, r.caseReference, r.holdReason, r.recordingID])
+    }
+
+    func expiredRecordings(nonEvidentialEnd: Int64, evidentialEnd: Int64, limit: Int) throws -> [RecordingRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT * FROM recording WHERE deleted_utc IS NULL AND hold_reason IS NULL
+              AND ((category = ? AND end_utc <= ?) OR (category = ? AND end_utc <= ?))
+            ORDER BY end_utc, recording_id LIMIT ?
+            """, arguments: [RetentionCategory.nonEvidential.rawValue, nonEvidentialEnd, RetentionCategory.evidential.rawValue, evidentialEnd,
+                             max(1, limit)]).map(recordingRecord)
+    }
+
+    func markDeleted(recordingID: String, utc: Int64, reason: String) throws {
+        try db.execute(sql: "UPDATE recording SET deleted_utc = ?, deleted_reason = ? WHERE recording_id = ? AND deleted_utc IS NULL",
+                       arguments: [utc, reason, recordingID])
+    }
+
+    func unpurgedRecordings() throws -> [RecordingRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM recording WHERE deleted_utc IS NOT NULL AND purged_utc IS NULL ORDER BY deleted_utc, recording_id")
+            .map(recordingRecord)
+    }
+
+    func markPurged(recordingID: String, utc: Int64) throws {
+        try db.execute(sql: "UPDATE recording SET purged_utc = ? WHERE recording_id = ?", arguments: [utc, recordingID])
     }
 
     // MARK: Custody
