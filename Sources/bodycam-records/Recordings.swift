@@ -52,7 +52,7 @@ struct RecordingsCommand: ParsableCommand {
                 ("trigger", .string(r.trigger)), ("start_utc", .string(UTC.iso(r.startUTC))), ("end_utc", .string(UTC.iso(r.endUTC))),
                 ("markers", .int(Int64(r.markers))), ("frames", .int(Int64(r.frames))), ("bytes", .int(Int64(r.bytes))),
                 ("category", .string(r.category.rawValue)), ("case_reference", optional(r.caseReference)), ("hold", optional(r.holdReason)),
-                ("kept_until", .string(UTC.iso(r.category.expiresUTC(endUTC: r.endUTC)))), ("state", .string(state)),
+                ("kept_until", .string(UTC.iso(r.category.expiresUTC(of: r)))), ("state", .string(state)),
                 ("deleted_utc", optional(r.deletedUTC.map(UTC.iso))), ("deleted_reason", optional(r.deletedReason)),
             ]).serialized
         }

@@ -35,7 +35,7 @@ struct CategoryCommand: ParsableCommand {
         let id = recordingArgument(recordingID)
         let service = data.open()
         let r = administer { try service.changeRetentionNow(recordingID: id, .category(category, caseReference: caseReference)) }
-        emit("\(id) \(r.category.rawValue)\(r.caseReference.map { " (case \($0))" } ?? ""), kept until \(UTC.iso(r.category.expiresUTC(endUTC: r.endUTC)))"
+        emit("\(id) \(r.category.rawValue)\(r.caseReference.map { " (case \($0))" } ?? ""), kept until \(UTC.iso(r.category.expiresUTC(of: r)))"
              + (r.holdReason != nil ? " and while on hold" : ""))
     }
 }
@@ -69,7 +69,7 @@ struct ReleaseCommand: ParsableCommand {
         let id = recordingArgument(recordingID)
         let service = data.open()
         let r = administer { try service.changeRetentionNow(recordingID: id, .release) }
-        emit("\(id) released: \(r.category.rawValue), kept until \(UTC.iso(r.category.expiresUTC(endUTC: r.endUTC)))")
+        emit("\(id) released: \(r.category.rawValue), kept until \(UTC.iso(r.category.expiresUTC(of: r)))")
     }
 }
 

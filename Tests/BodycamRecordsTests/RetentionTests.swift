@@ -1,5 +1,6 @@
 import BodycamEvidence
 import Foundation
+import GRDB
 import Testing
 @testable import BodycamRecords
 
@@ -52,8 +53,9 @@ import Testing
         #expect(changes.map(\.actor) == ["sarge", "sarge", "admin", "admin"])
         #expect(changes.map(\.recordingID) == [evidential.id, held.id, expired.id, expired.id])
 
-        // 30 days after the end nothing has expired; 45 days after, the non-evidential one has.
-        let end = expired.manifest.endUTC
+        // Retention counts from the later of the end and the arrival: 30 days after nothing has expired;
+        // 45 days after, the non-evidential one has.
+        let end = try await s.retentionStart(expired.id)
         #expect(try s.service.runRetention(now: end + 30 * 86_400 * 1_000_000_000).deleted.isEmpty)
         let dry = try s.service.runRetention(now: end + 45 * 86_400 * 1_000_000_000, dryRun: true)
         #expect(dry.deleted.map(\.recordingID) == [expired.id])
@@ -95,7 +97,7 @@ import Testing
         let r = SyntheticRecording.make(device.identity, number: 1, segments: 1)
         #expect(try await device.upload(r).status == 200)
         _ = try s.service.changeRetentionNow(recordingID: r.id, .category(.evidential, caseReference: "OP-7"))
-        let end = r.manifest.endUTC, day: Int64 = 86_400 * 1_000_000_000
+        let end = try await s.retentionStart(r.id), day: Int64 = 86_400 * 1_000_000_000
         #expect(try s.service.runRetention(now: end + 7 * 365 * day).deleted.isEmpty)
         #expect(try s.service.runRetention(now: end + (7 * 365 + 2) * day).deleted.map(\.recordingID) == [r.id])
 
@@ -145,6 +147,19 @@ import Testing
         #expect(custody.last?.action == .delete && custody.last?.actor == "retention")
     }
 
+    @Test func footageFromACameraWhoseClockWasWrongDoesNotExpireOnArrival() async throws {
+        let (s, device) = try await serviceWithDevice()
+        defer { s.stop() }
+        // The camera's clock said 2020: by its end the recording is years past 31 days, but it has only
+        // just reached the records.
+        let r = SyntheticRecording.make(device.identity, number: 1, segments: 1, start: "2020-01-01T08:00:00Z")
+        #expect(try await device.upload(r).status == 200)
+        let now = s.service.clock()
+        #expect(try s.service.runRetention(now: now).deleted.isEmpty)
+        #expect(try s.service.runRetention(now: now + 30 * 86_400 * 1_000_000_000).deleted.isEmpty)
+        #expect(try s.service.runRetention(now: now + 32 * 86_400 * 1_000_000_000).deleted.map(\.recordingID) == [r.id])
+    }
+
     @Test func serveRunsTheRetentionJobEveryInterval() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CommandTests.binary), "build it first: swift build")
         let (s, device) = try await serviceWithDevice()
@@ -152,7 +167,10 @@ import Testing
         #expect(try await device.upload(r).status == 200)
         s.stop()
         #expect(try CommandTests.run(["serve", "--data", s.data, "--retention-every", "forever"]).stderr.contains("--retention-every"))
-        // The recording ended years ago (by the wall clock): the first run, one interval after start, deletes it.
+        // It ended years ago and reached the records years ago too (set in the catalogue): the first run,
+        // one interval after start, deletes it.
+        let db = try DatabaseQueue(path: s.data + "/" + SQLiteCatalogue.fileName)
+        try await db.write { try $0.execute(sql: "UPDATE recording SET received_utc = ?", arguments: [r.manifest.endUTC]) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandTests.binary)
         p.arguments = ["serve", "--data", s.data, "--listen", "127.0.0.1:0", "--retention-every", "1s"]

@@ -25,7 +25,7 @@ struct RecordingSummary: Encodable {
         (start_utc, end_utc, markers, frames, bytes) = (UTC.iso(r.startUTC), UTC.iso(r.endUTC), r.markers, r.frames, r.bytes)
         (manifest_sha256, received_utc) = (r.manifestSHA256, UTC.iso(r.receivedUTC))
         (category, case_reference, hold) = (r.category.rawValue, r.caseReference, r.holdReason)
-        kept_until = UTC.iso(r.category.expiresUTC(endUTC: r.endUTC))
+        kept_until = UTC.iso(r.category.expiresUTC(of: r))
     }
 }
 

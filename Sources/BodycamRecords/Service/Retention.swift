@@ -1,6 +1,7 @@
 import BodycamEvidence
 
-/// How long a recording is kept, counted from its end (UTC).
+/// How long a recording is kept, counted from its end (UTC) or from when it reached the records,
+/// whichever is later: a camera whose clock was wrong never makes footage expire on arrival.
 public enum RetentionCategory: String, Sendable, CaseIterable {
     /// The default: kept 31 days.
     case nonEvidential = "non-evidential"
@@ -14,9 +15,9 @@ public enum RetentionCategory: String, Sendable, CaseIterable {
     public var days: Int64 { self == .evidential ? Self.evidentialDays : Self.nonEvidentialDays }
     public var keptNanos: Int64 { days * 86_400 * 1_000_000_000 }
 
-    /// When a recording of this category that ended at `endUTC` may be deleted (unless it is on hold).
-    public func expiresUTC(endUTC: Int64) -> Int64 {
-        let (sum, overflow) = endUTC.addingReportingOverflow(keptNanos)
+    /// When a recording of this category may be deleted (unless it is on hold).
+    public func expiresUTC(of r: RecordingRecord) -> Int64 {
+        let (sum, overflow) = max(r.endUTC, r.receivedUTC).addingReportingOverflow(keptNanos)
         return overflow ? .max : sum
     }
 }
@@ -102,7 +103,7 @@ extension RecordsService {
             (r.category, r.caseReference) = (category, ref)
             action = .category
             detail = "category \(before) -> \(category.rawValue)\(ref.map { " (case \($0))" } ?? ""): kept until "
-                + UTC.iso(category.expiresUTC(endUTC: r.endUTC)) + (r.holdReason != nil ? " and while on hold" : "")
+                + UTC.iso(category.expiresUTC(of: r)) + (r.holdReason != nil ? " and while on hold" : "")
         case .hold(let reason):
             if let held = r.holdReason { throw Refusal(.conflict, "\(recordingID) is on hold already (\(held))") }
             r.holdReason = reason
@@ -112,7 +113,7 @@ extension RecordsService {
             guard let held = r.holdReason else { throw Refusal(.conflict, "\(recordingID) is not on hold") }
             r.holdReason = nil
             action = .release
-            detail = "hold released (was: \(held)); \(r.category.rawValue), kept until \(UTC.iso(r.category.expiresUTC(endUTC: r.endUTC)))"
+            detail = "hold released (was: \(held)); \(r.category.rawValue), kept until \(UTC.iso(r.category.expiresUTC(of: r)))"
         }
         try tx.updateRetention(r)
         try custody.append(tx, utc: utc, actor: actor, action: action, deviceID: r.deviceID, recordingID: r.recordingID, officer: r.officer,
@@ -144,7 +145,7 @@ extension RecordsService {
                     deletion = try catalogue.writeNow { tx -> RetentionDeletion? in
                         // Read again in the transaction: a hold or re-categorisation may have come in since.
                         guard let r = try tx.recording(candidate.recordingID), r.deletedUTC == nil, r.holdReason == nil,
-                              r.category.expiresUTC(endUTC: r.endUTC) <= now else { return nil }
+                              r.category.expiresUTC(of: r) <= now else { return nil }
                         let d = Self.deletion(r)
                         let why = "retention: \(r.category.rawValue)\(r.caseReference.map { " (case \($0))" } ?? ""), ended \(UTC.iso(r.endUTC)), "
                             + "kept until \(UTC.iso(d.expiredUTC))"
@@ -166,7 +167,7 @@ extension RecordsService {
 
     private static func deletion(_ r: RecordingRecord) -> RetentionDeletion {
         RetentionDeletion(recordingID: r.recordingID, deviceID: r.deviceID, category: r.category, endUTC: r.endUTC,
-                          expiredUTC: r.category.expiresUTC(endUTC: r.endUTC), bytes: r.bytes)
+                          expiredUTC: r.category.expiresUTC(of: r), bytes: r.bytes)
     }
 
     /// Removes the blobs of every tombstoned recording not purged yet (this run's, and any a crash left),

@@ -161,6 +161,12 @@ final class RunningService: Sendable {
 
     func recordings() async throws -> [RecordingRecord] { try await service.catalogue.read { try $0.recordings(RecordingFilter()) } }
 
+    /// Where a recording's retention is counted from: the later of its end and its arrival.
+    func retentionStart(_ id: String) async throws -> Int64 {
+        let r = try #require(try await recordings().first { $0.recordingID == id })
+        return max(r.endUTC, r.receivedUTC)
+    }
+
     /// Files in the store (blobs and uploads), relative to the data folder.
     var storedFiles: [String] { TestFolders.files(under: data + "/blobs").map { "blobs/" + $0 } + TestFolders.files(under: data + "/uploads").map { "uploads/" + $0 } }
 }
