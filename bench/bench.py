@@ -233,7 +233,7 @@ if os.path.exists(records_bin):
     import re
     seconds_each = 4 if quick else 12
     cam_opts = ["--size", "1280x720", "--boot-time", "0s", "--prerecord", "0s", "--segment-duration", "1h", "--noise", "10",
-                "--offload-rate", "100000000000", "--device-id", "BWV-BENCH"]
+                "--offload-rate", "10000000000", "--device-id", "BWV-BENCH"]
     def service(data):
         p = subprocess.Popen([records_bin, "serve", "--data", data, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)

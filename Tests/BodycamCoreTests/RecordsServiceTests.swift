@@ -163,28 +163,40 @@ struct RecordsServiceTests {
         #expect(try Self.catalogue(server).recordings.isEmpty)
     }
 
-    @Test func aTamperedSegmentIsRefusedAndTheCameraKeepsItsCopyWithAnAlert() throws {
+    @Test func aTamperedSegmentOrManifestIsRefusedAndTheCameraKeepsItsCopyWithAnAlert() throws {
         let server = try RecordsServer()
         let storage = TestSupport.temporaryDirectory("records-tampered")
         defer { try? FileManager.default.removeItem(atPath: storage) }
         let made = try Self.camera(storage, server, device: "BWV-0003", token: try server.enrolmentToken("BWV-0003"),
-                                   script: "dock\nwait 1s\nundock\n" + Self.record)
+                                   script: "dock\nwait 1s\nundock\n" + Self.record + Self.record)
         #expect(made.status == 0, "\(made.stderr)")
-        // One byte of the first recording's first segment changes on the camera (same size).
-        let segment = try #require(TestSupport.segments(in: storage).first)
-        let f = try FileHandle(forUpdating: URL(fileURLWithPath: segment))
-        try f.seek(toOffset: 5000)
-        let byte = try #require(try f.read(upToCount: 1)).first!
-        try f.seek(toOffset: 5000)
-        try f.write(contentsOf: Data([byte ^ 0xFF]))
-        try f.close()
+        func flip(_ path: String, at offset: UInt64) throws {
+            let f = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+            try f.seek(toOffset: offset)
+            let byte = try #require(try f.read(upToCount: 1)).first!
+            try f.seek(toOffset: offset)
+            try f.write(contentsOf: Data([byte == UInt8(ascii: "a") ? UInt8(ascii: "b") : UInt8(ascii: "a")]))
+            try f.close()
+        }
+        // One byte of the first recording's first segment changes on the camera (same size): only the
+        // service can tell, by its SHA-256. The second recording's manifest is edited: the camera's boot
+        // finds it no longer verifies with its own key, keeps it in quarantine, and signs a recovered one
+        // from the segments and the audit trail (nothing edited ever leaves the camera as signed).
+        let segment = try #require(TestSupport.segments(in: storage).first { $0.contains("-000001_") })
+        try flip(segment, at: 5000)
+        let manifests = Self.localManifests(storage)
+        try flip(storage + "/recordings/" + manifests[1], at: 40)
         let out = try Self.camera(storage, server, device: "BWV-0003", script: "dock\nwait 20s\n", strict: false)
         let offload = out.events("offload")
-        #expect(offload.filter { $0["action"] as? String == "recording-offloaded" }.count == 1, "\(offload)")
-        #expect(offload.contains { $0["action"] as? String == "skipped" })
-        #expect(out.events("alert").contains { ($0["kind"] as? String) == "recording-kept" }, "\(out.events("alert"))")
-        #expect(Self.localManifests(storage).count == 1)
-        #expect(try Self.catalogue(server).recordings.count == 1)
+        #expect(offload.filter { $0["action"] as? String == "recording-offloaded" }.count == 3, "\(offload)")
+        #expect(offload.filter { $0["action"] as? String == "skipped" }.count == 1, "\(offload)")
+        let kept = out.events("alert").filter { ($0["kind"] as? String) == "recording-kept" }.compactMap { $0["file"] as? String }
+        #expect(kept == [manifests[0]], "\(out.events("alert"))")
+        #expect(Self.localManifests(storage) == [manifests[0]])
+        let quarantined = (try? FileManager.default.contentsOfDirectory(atPath: storage + "/quarantine")) ?? []
+        #expect(quarantined.contains { $0.hasSuffix(manifests[1]) }, "\(quarantined)")
+        #expect(Set(try Self.catalogue(server).recordings.compactMap { $0["recording_id"] as? String })
+                == ["BWV-0003-000002", "BWV-0003-000003", "BWV-0003-000004"])
     }
 
     @Test(.enabled(if: ScenarioTests.canMount, "needs root to mount a small tmpfs"))

@@ -62,7 +62,8 @@ public final class Offloader {
     private var source: Int32 = -1
     private var directory: Int32 = -1
     private var sent = 0
-    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+    // One request a chunk to a records service: as large as the protocol allows, so round trips do not dominate.
+    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RecordsWire.maxChunkBytes, alignment: 64)
     public private(set) var progress = Progress()
     public private(set) var isActive = false
     /// Recordings found at the start of the session that will not be sent.
