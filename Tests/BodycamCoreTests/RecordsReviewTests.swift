@@ -221,7 +221,7 @@ struct RecordsReviewTests {
     @Test func anAssignmentMustNameTheOfficerAskedFor() throws {
         let me = try Self.identity()
         let records = try Self.identity("RECORDS")
-        let token = "token-123456"
+        let token = RecordsWire.enrolmentToken(secret: "token-123456", serviceKey: records.publicKey)
         let old = ServiceStatement(kind: .assignment, service: records.publicKey.fingerprint, deviceID: me.deviceID, utc: 1_000_000_000,
                                    custodySeq: 7, officer: "PC-2").signed(records.sign)
         let server = try Self.fakeService(device: me, service: records, token: token) { _ in old }
@@ -238,13 +238,13 @@ struct RecordsReviewTests {
         #expect(try service2.assign(officer: "PC-1").1.officer == "PC-1")
     }
 
-    /// Finding (not fixed: a protocol change): the one-time token travels in clear in the enrolment
-    /// request, and the answer's MAC is keyed by that same token, so anyone on the path of the first dock
-    /// reads the token and answers with their own service key and a valid MAC: the camera pins the
-    /// attacker's key, whose receipts then let it delete recordings the records never got. The docs say
-    /// authenticity does not depend on the transport; for enrolment it does.
-    @Test func aMachineInTheMiddleOfTheFirstDockGetsItsKeyPinned() throws {
+    /// Finding: the one-time token travels in clear in the enrolment request, and the answer's MAC was
+    /// keyed by that same token, so anyone on the path of the first dock read the token and answered with
+    /// their own service key and a valid MAC: the camera pinned the attacker's key, whose receipts then
+    /// let it delete recordings the records never got. A token now names the service key it is for.
+    @Test func aMachineInTheMiddleOfTheFirstDockDoesNotGetItsKeyPinned() throws {
         let me = try Self.identity()
+        let real = try Self.identity("RECORDS")
         let attacker = try Self.identity("EVIL")
         let info = me.info
         let server = try ScriptedServer { req in
@@ -255,12 +255,16 @@ struct RecordsReviewTests {
                                        custodySeq: 1, deviceKey: info.publicKey).signed(attacker.sign)
             return Self.json(200, RecordsWire.encode(RecordsWire.EnrolResponse(serviceKey: attacker.publicKey, pin: pin, token: r.token)))
         }
-        let service = try RecordsService(url: "http://127.0.0.1:\(server.port)", identity: me,
-                                         stateDirectory: TestSupport.temporaryDirectory("state"), enrolToken: "token-secret-1",
-                                         utcNow: 1_800_000_000_000)
-        _ = try? service.admit(device: me.info) // enrols, then the dock answer is refused
-        withKnownIssue("the enrolment token is sent in clear and keys the answer's MAC") {
-            #expect(service.receiptKey != attacker.publicKey)
+        for token in [RecordsWire.enrolmentToken(secret: "token-secret-1", serviceKey: real.publicKey), "token-without-a-key-hash"] {
+            let state = TestSupport.temporaryDirectory("state")
+            let service = try RecordsService(url: "http://127.0.0.1:\(server.port)", identity: me, stateDirectory: state,
+                                             enrolToken: token, utcNow: 1_800_000_000_000)
+            #expect(throws: RecordsError.self) { try service.admit(device: me.info) }
+            #expect(service.receiptKey == nil)
+            #expect(RecordsEnrolment.load(stateDirectory: state, device: me.info) == nil)
         }
+        #expect(RecordsWire.token(RecordsWire.enrolmentToken(secret: "s", serviceKey: real.publicKey), names: real.publicKey))
+        #expect(!RecordsWire.token(RecordsWire.enrolmentToken(secret: "s", serviceKey: real.publicKey), names: attacker.publicKey))
+        #expect(!RecordsWire.token("", names: real.publicKey))
     }
 }

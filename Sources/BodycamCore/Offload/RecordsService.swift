@@ -126,6 +126,12 @@ public final class RecordsService: RecordsTarget {
         guard r.isFromTokenIssuer(token: token) else {
             throw RecordsError("records service: the enrolment answer does not prove it knows the token: not pinned", refusal: true)
         }
+        // The MAC alone proves nothing to a machine in the middle (the token was in the request): the
+        // key must be the one the token names.
+        guard RecordsWire.token(token, names: key) else {
+            throw RecordsError("records service: the enrolment answer's key \(key.fingerprint) is not the one the token was issued by: not pinned (a token from `bodycam-records enrol` names its key)",
+                               refusal: true)
+        }
         let e: RecordsEnrolment
         do { e = try RecordsEnrolment.parse(RecordsEnrolment(serviceKey: key, pin: Array(r.pin.utf8)).bytes, device: identity.info) } catch {
             throw RecordsError("records service: enrolment: \(error.message)", refusal: true)
