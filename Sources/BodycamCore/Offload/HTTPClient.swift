@@ -27,6 +27,17 @@ public final class HTTPClient {
     static let maxHeaderBytes = 16 << 10
     private var fd: Int32 = -1
     private var inbox: [UInt8] = []
+    /// When the exchange under way must be over (monotonic milliseconds): each wait is also cut at it, so
+    /// a peer that dribbles a byte at a time (slowloris, endless trailers) cannot hold the link for long.
+    private var deadline: Int64 = .max
+    /// Slowest sending rate allowed for a request body (bytes per millisecond: 16 KB/s).
+    static let minimumSendRate = 16
+
+    static func monotonicMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
 
     public init(host: String, port: UInt16, timeoutSeconds: Int = 15) {
         self.host = host
@@ -58,6 +69,7 @@ public final class HTTPClient {
     /// Sends one request and reads its answer. A failure closes the connection; the next call reconnects.
     public func send(method: String, target: String, headers: [(String, String)], body: UnsafeRawBufferPointer) throws(Failure) -> Response {
         do throws(Failure) {
+            deadline = Self.monotonicMilliseconds() + Int64(timeoutSeconds) * 1000 + Int64(body.count / Self.minimumSendRate)
             if fd < 0 { try connect() }
             var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Length: \(body.count)\r\n"
             for (k, v) in headers { head += "\(k): \(v)\r\n" }
@@ -65,6 +77,8 @@ public final class HTTPClient {
             let headBytes = Array(head.utf8)
             try headBytes.withUnsafeBufferPointer { (h) throws(Failure) in try write(UnsafeRawBufferPointer(h)) }
             try write(body)
+            // The whole answer (small JSON) within the timeout, however it is dribbled.
+            deadline = Self.monotonicMilliseconds() + Int64(timeoutSeconds) * 1000
             return try readResponse(headOnly: method == "HEAD")
         } catch {
             disconnect()
@@ -105,12 +119,13 @@ public final class HTTPClient {
         throw Failure("\(host):\(port): \(String(cString: strerror(lastError)))")
     }
 
-    /// Waits until `s` is ready, up to the timeout; false on a timeout.
+    /// Waits until `s` is ready, up to the timeout and never past the exchange's deadline; false on a timeout.
     private func wait(_ s: Int32, events: Int16) -> Bool {
         var p = pollfd(fd: s, events: events, revents: 0)
-        let deadline = timeoutSeconds * 1000
         while true {
-            let r = poll(&p, 1, Int32(deadline))
+            let left = min(Int64(timeoutSeconds) * 1000, deadline - Self.monotonicMilliseconds())
+            guard left > 0 else { return false }
+            let r = poll(&p, 1, Int32(clamping: left))
             if r > 0 { return true }
             if r == 0 { return false }
             if errno != EINTR { return true } // the call that follows reports the error
@@ -210,7 +225,8 @@ public final class HTTPClient {
             while true {
                 let next = try line(from: 0, limit: 64)
                 let sizeText = String(decoding: inbox[0..<(next - 2)], as: UTF8.self).split(separator: ";").first ?? ""
-                guard !sizeText.isEmpty, sizeText.count <= 8, let size = Int(sizeText, radix: 16) else {
+                // Hex digits only: `Int(_:radix:)` also takes a sign, and a negative size must not reach `take`.
+                guard !sizeText.isEmpty, sizeText.count <= 8, sizeText.allSatisfy(\.isHexDigit), let size = Int(sizeText, radix: 16) else {
                     throw Failure("\(host):\(port): bad chunk size")
                 }
                 inbox.removeFirst(next)

@@ -16,6 +16,11 @@ public final class RecordsService: RecordsTarget {
     private let enrolToken: String?
     private var enrolment: RecordsEnrolment?
     private var seq: UInt64
+    /// The highest request number the camera will use. A service's `last_seq` (an unsigned answer anyone
+    /// on the path can forge) above it is refused: followed, it would trap at UInt64.max, or, once the real
+    /// service accepted a request numbered near it, lock this camera out for good (no number above is left).
+    /// Far above any real count (the UTC milliseconds x 1000 the numbers start from).
+    static let maxSeq: UInt64 = 1 << 62
 
     public var receiptKey: PublicKey? { enrolment?.serviceKey }
     public var isEnrolled: Bool { enrolment != nil }
@@ -51,6 +56,7 @@ public final class RecordsService: RecordsTarget {
     /// One signed request. A stale sequence number (the service saw a higher one) is corrected once.
     private func request(_ method: String, _ target: String, body: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws(RecordsError) -> Answer {
         for attempt in 0..<2 {
+            guard seq < Self.maxSeq else { throw RecordsError("records service \(location): request numbers used up (\(seq))") }
             seq += 1
             let auth = RequestSignature.sign(identity, method: method, target: target, seq: seq, body: body)
             let r: HTTPClient.Response
@@ -59,6 +65,9 @@ public final class RecordsService: RecordsTarget {
             }
             let answer = Answer(status: r.status, body: r.body)
             if r.status == 409, attempt == 0, let last = RecordsWire.decode(RecordsWire.ErrorBody.self, r.body)?.last_seq {
+                guard last < Self.maxSeq else {
+                    throw RecordsError("records service \(location): asks for request numbers above \(last): refused")
+                }
                 seq = max(seq, last)
                 continue
             }
@@ -117,6 +126,12 @@ public final class RecordsService: RecordsTarget {
         guard r.isFromTokenIssuer(token: token) else {
             throw RecordsError("records service: the enrolment answer does not prove it knows the token: not pinned", refusal: true)
         }
+        // The MAC alone proves nothing to a machine in the middle (the token was in the request): the
+        // key must be the one the token names.
+        guard RecordsWire.token(token, names: key) else {
+            throw RecordsError("records service: the enrolment answer's key \(key.fingerprint) is not the one the token was issued by: not pinned (a token from `bodycam-records enrol` names its key)",
+                               refusal: true)
+        }
         let e: RecordsEnrolment
         do { e = try RecordsEnrolment.parse(RecordsEnrolment(serviceKey: key, pin: Array(r.pin.utf8)).bytes, device: identity.info) } catch {
             throw RecordsError("records service: enrolment: \(error.message)", refusal: true)
@@ -136,7 +151,13 @@ public final class RecordsService: RecordsTarget {
     public func assign(officer: String) throws(RecordsError) -> ([UInt8], ServiceStatement) {
         if enrolment == nil { try enrol() }
         let body = RecordsWire.encode(RecordsWire.AssignRequest(officer: officer))
-        return try statement(try request("POST", RecordsWire.assignPath, json: body), kind: .assignment, "assignment of \(officer)")
+        let (bytes, s) = try statement(try request("POST", RecordsWire.assignPath, json: body), kind: .assignment, "assignment of \(officer)")
+        // A statement carries no binding to the request: an old assignment of another officer, replayed,
+        // must not stamp that officer on this officer's footage.
+        guard s.officer == officer else {
+            throw RecordsError("records service: assignment of \(officer): the statement names officer \(s.officer ?? "none")", refusal: true)
+        }
+        return (bytes, s)
     }
 
     // MARK: - Files

@@ -88,6 +88,24 @@ public enum RecordsWire {
         }
     }
 
+    /// A one-time enrolment token names the service key it is for: `<64 hex: the secret>.<32 hex: the
+    /// start of the SHA-256 of the service's public key>`. The secret alone cannot protect the first dock:
+    /// it travels in the enrolment request, so whoever is on the path reads it and can MAC an answer with
+    /// it; the key hash, which never needs to be secret, lets the camera pin only the key the token was
+    /// issued by (as `kubeadm join` pins its CA by hash).
+    public static let tokenKeyHashDigits = 32
+
+    public static func enrolmentToken(secret: String, serviceKey: PublicKey) -> String {
+        secret + "." + Hex.sha256(serviceKey.raw).prefix(tokenKeyHashDigits)
+    }
+
+    /// True if `token` names `key` (a token without a key hash names none).
+    public static func token(_ token: String, names key: PublicKey) -> Bool {
+        guard let dot = token.utf8.lastIndex(of: UInt8(ascii: ".")) else { return false }
+        let hash = token.utf8[token.utf8.index(after: dot)...]
+        return hash.count == tokenKeyHashDigits && hash.elementsEqual(Hex.sha256(key.raw).utf8.prefix(tokenKeyHashDigits))
+    }
+
     /// POST /v1/assign.
     public struct AssignRequest: Codable, Equatable, Sendable {
         public var officer: String

@@ -12,11 +12,12 @@ extension RecordsService {
     public static let adminActor = "admin"
 
     /// Issues a one-time enrolment token for `deviceID`, valid for `lifetime` nanoseconds. Returns the
-    /// token; only its SHA-256 is stored.
+    /// token (the secret and the hash of this service's key, `RecordsWire.enrolmentToken`); only its
+    /// SHA-256 is stored.
     public func issueEnrolmentToken(deviceID: String, lifetime: Int64) throws -> String {
         guard FrameStamp.isValidDeviceID(deviceID) else { throw AdminError("'\(deviceID.prefix(40))' is not a device id (1-32 of A-Z a-z 0-9 - _)") }
         guard lifetime > 0 else { throw AdminError("the token's lifetime must be positive") }
-        let token = Secrets.newToken()
+        let token = RecordsWire.enrolmentToken(secret: Secrets.newToken(), serviceKey: identity.publicKey)
         let utc = clock()
         try catalogue.writeNow { tx in
             try tx.insertToken(EnrolmentToken(sha256: Secrets.hash(token), deviceID: deviceID, issuedUTC: utc, expiresUTC: utc + lifetime))

@@ -170,8 +170,9 @@ public protocol CatalogueTransaction {
     func insertRecording(_ recording: RecordingRecord) throws
     /// Saves the retention fields (category, case reference, hold) of a recording.
     func updateRetention(_ recording: RecordingRecord) throws
-    /// Live recordings not on hold whose retention ended: non-evidential ones that ended at or before
-    /// `nonEvidentialEnd`, evidential ones at or before `evidentialEnd`. Oldest first.
+    /// Live recordings not on hold whose retention ended: non-evidential ones that ended (or arrived, if
+    /// later: what retention counts from) at or before `nonEvidentialEnd`, evidential ones at or before
+    /// `evidentialEnd`. Oldest first.
     func expiredRecordings(nonEvidentialEnd: Int64, evidentialEnd: Int64, limit: Int) throws -> [RecordingRecord]
     /// Makes a recording a tombstone: when and why it was deleted.
     func markDeleted(recordingID: String, utc: Int64, reason: String) throws

@@ -285,8 +285,8 @@ struct SQLiteTransaction: CatalogueTransaction {
     func expiredRecordings(nonEvidentialEnd: Int64, evidentialEnd: Int64, limit: Int) throws -> [RecordingRecord] {
         try Row.fetchAll(db, sql: """
             SELECT * FROM recording WHERE deleted_utc IS NULL AND hold_reason IS NULL
-              AND ((category = ? AND end_utc <= ?) OR (category = ? AND end_utc <= ?))
-            ORDER BY end_utc, recording_id LIMIT ?
+              AND ((category = ? AND max(end_utc, received_utc) <= ?) OR (category = ? AND max(end_utc, received_utc) <= ?))
+            ORDER BY max(end_utc, received_utc), recording_id LIMIT ?
             """, arguments: [RetentionCategory.nonEvidential.rawValue, nonEvidentialEnd, RetentionCategory.evidential.rawValue, evidentialEnd,
                              max(1, limit)]).map(recordingRecord)
     }
