@@ -116,8 +116,13 @@ public final class AuditLog: @unchecked Sendable {
 
     /// Makes every entry written so far durable (the writer calls it when a recording's first segment is
     /// made, so the entry that started it survives a power cut together with its frames).
-    public func sync() {
-        lock.withLock { _ = retrying { fdatasync(file.fd) } }
+    /// Makes every entry so far durable. Returns the failure, if any: a caller that deletes something on
+    /// the strength of an entry (a receipt) must not go on after one.
+    @discardableResult
+    public func sync() -> IOError? {
+        lock.withLock {
+            retrying { fdatasync(file.fd) } == 0 ? nil : IOError(operation: "fdatasync", path: path, errno: errno)
+        }
     }
 
     /// Signs the chain head, makes the log durable and writes the signed head (shutdown, dock, boot,

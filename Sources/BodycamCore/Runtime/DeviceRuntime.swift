@@ -73,7 +73,10 @@ public final class DeviceRuntime {
                               camera.emit("error", [("source", .string("audit")), ("message", .string(e.description))])
                               return false
                           }
-                          camera.audit.sync()
+                          if let e = camera.audit.sync() {
+                              camera.emit("error", [("source", .string("audit")), ("message", .string(e.description))])
+                              return false
+                          }
                           return true
                       })
         }

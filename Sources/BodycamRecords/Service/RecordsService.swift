@@ -12,6 +12,8 @@ public final class RecordsService: Sendable {
     /// Wall-clock UTC in nanoseconds (tests move it).
     public let clock: @Sendable () -> Int64
     public let ingest: Ingest
+    /// Refusals logged one by one, within a budget (the rest counted): see `RefusalBudget`.
+    let refusalBudget = RefusalBudget()
 
     public init(dataDirectory: String, identity: ServiceIdentity, catalogue: any Catalogue, blobs: any BlobStore,
                 clock: @escaping @Sendable () -> Int64 = WallClock.now) {
@@ -36,9 +38,15 @@ public final class RecordsService: Sendable {
     /// returns the refusal to throw. A failure to log is itself reported, never hidden.
     public func refuse(_ refusal: Refusal, deviceID: String?) async -> Refusal {
         let utc = clock()
+        let budget = refusalBudget.take(utc: utc)
+        guard budget.log else { return refusal }
+        // The count first: a long message is cut to fit the entry, the count must not be.
+        let detail = (budget.suppressed > 0
+            ? "\(budget.suppressed) more refusal(s) since \(UTC.iso(budget.sinceUTC)) counted, not logged one by one; this one: " : "")
+            + refusal.message
         do {
             _ = try await catalogue.write { [custody] tx in
-                try custody.append(tx, utc: utc, actor: "service", action: .refused, deviceID: deviceID, detail: refusal.message)
+                try custody.append(tx, utc: utc, actor: "service", action: .refused, deviceID: deviceID, detail: detail)
             }
             return refusal
         } catch {
