@@ -108,17 +108,9 @@ struct RecordsClientTests {
         private let thread: Thread
 
         init(answer: [UInt8]) throws {
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = 0
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) } }
-            listen(s, 4)
-            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+            let (s, listenerPort) = TestSupport.loopbackListener(backlog: 4)
             fd = s
-            port = UInt16(bigEndian: addr.sin_port)
+            port = listenerPort
             thread = Thread {
                 let c = accept(s, nil, nil)
                 guard c >= 0 else { return }
@@ -168,16 +160,10 @@ struct RecordsClientTests {
     }
 
     @Test func aDeadServiceIsAFailureNotAHang() throws {
-        // A port nobody listens on.
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+        // A port nobody listens on (any more).
+        let (s, listenerPort) = TestSupport.loopbackListener()
         close(s)
-        let client = HTTPClient(host: "127.0.0.1", port: UInt16(bigEndian: addr.sin_port), timeoutSeconds: 2)
+        let client = HTTPClient(host: "127.0.0.1", port: listenerPort, timeoutSeconds: 2)
         #expect(throws: HTTPClient.Failure.self) {
             try client.send(method: "GET", target: "/", headers: [], body: UnsafeRawBufferPointer(start: nil, count: 0))
         }

@@ -19,16 +19,9 @@ struct RecordsReviewTests {
         private let stop = ReviewBox(false)
 
         init(handler: @escaping @Sendable (Request) -> [UInt8]?) throws {
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) } }
-            listen(s, 8)
-            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+            let (s, listenerPort) = TestSupport.loopbackListener(backlog: 8)
             fd = s
-            port = UInt16(bigEndian: addr.sin_port)
+            port = listenerPort
             let stop = self.stop
             Thread {
                 while !stop.value {
@@ -112,14 +105,7 @@ struct RecordsReviewTests {
 
     /// A one-shot server that writes `prefix`, then `drip` every `every` microseconds until the client goes.
     static func dribbling(prefix: String, drip: String, every: UInt32) -> (port: UInt16, close: () -> Void) {
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) } }
-        listen(s, 4)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+        let (s, listenerPort) = TestSupport.loopbackListener(backlog: 4)
         Thread {
             let c = accept(s, nil, nil)
             guard c >= 0 else { return }
@@ -133,7 +119,7 @@ struct RecordsReviewTests {
                 if d.withUnsafeBytes({ send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) <= 0 { return }
             }
         }.start()
-        return (UInt16(bigEndian: addr.sin_port), { close(s) })
+        return (listenerPort, { close(s) })
     }
 
     func timedAsk(port: UInt16, timeout: Int) -> (Result<HTTPClient.Response, HTTPClient.Failure>, seconds: Double) {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import BodycamCore
 @testable import BodycamEvidence
@@ -60,6 +63,19 @@ enum TestSupport {
                        stderr: try String(contentsOf: err, encoding: .utf8))
         try? FileManager.default.removeItem(atPath: dir)
         return o
+    }
+
+    /// A listening TCP socket on 127.0.0.1 at a free port (for canned and hostile servers in tests).
+    static func loopbackListener(backlog: Int32 = 8) -> (fd: Int32, port: UInt16) {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) } }
+        listen(s, backlog)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+        return (s, UInt16(bigEndian: addr.sin_port))
     }
 
     static func bodycam(_ arguments: [String], stdin: String? = nil) throws -> Output {
