@@ -159,6 +159,35 @@ struct RecordsClientTests {
         }
     }
 
+    /// The service closes a kept-alive connection when it has been idle (its idle timeout): the next request
+    /// goes again on a new connection, signed anew, instead of failing the dock or the assignment.
+    @Test func aKeptAliveConnectionTheServiceClosedIsReplacedOnce() throws {
+        let (s, port) = TestSupport.loopbackListener()
+        defer { close(s) }
+        let served = Thread {
+            for n in 0..<2 {
+                let c = accept(s, nil, nil)
+                guard c >= 0 else { return }
+                var buf = [UInt8](repeating: 0, count: 4096)
+                _ = recv(c, &buf, buf.count, 0)
+                let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n\(n)".utf8)
+                _ = answer.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                usleep(50_000)
+                close(c) // idle timeout: the connection goes after the answer
+            }
+        }
+        served.start()
+        let client = HTTPClient(host: "127.0.0.1", port: port, timeoutSeconds: 5)
+        var signed = 0
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        let first = try client.send(method: "GET", target: "/", headers: { signed += 1; return [("X-N", "\(signed)")] }, body: empty)
+        #expect(first.body == Array("0".utf8))
+        usleep(200_000)
+        let second = try client.send(method: "GET", target: "/", headers: { signed += 1; return [("X-N", "\(signed)")] }, body: empty)
+        #expect(second.body == Array("1".utf8))
+        #expect(signed == 3) // the resend was signed anew
+    }
+
     @Test func aDeadServiceIsAFailureNotAHang() throws {
         // A port nobody listens on (any more).
         let (s, listenerPort) = TestSupport.loopbackListener()

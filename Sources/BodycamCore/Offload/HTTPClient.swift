@@ -68,6 +68,27 @@ public final class HTTPClient {
 
     /// Sends one request and reads its answer. A failure closes the connection; the next call reconnects.
     public func send(method: String, target: String, headers: [(String, String)], body: UnsafeRawBufferPointer) throws(Failure) -> Response {
+        try send(method: method, target: target, headers: { headers }, body: body)
+    }
+
+    /// Sends one request. A kept-alive connection the service closed meanwhile (its idle timeout) fails
+    /// before a byte of the answer; then the request goes once more on a new connection, with headers
+    /// made anew (a signed request needs a fresh number).
+    public func send(method: String, target: String, headers: () -> [(String, String)], body: UnsafeRawBufferPointer) throws(Failure) -> Response {
+        let reused = fd >= 0
+        do throws(Failure) {
+            return try attempt(method: method, target: target, headers: headers(), body: body)
+        } catch {
+            guard reused, !answerStarted else { throw error }
+            return try attempt(method: method, target: target, headers: headers(), body: body)
+        }
+    }
+
+    /// Whether any byte of the current answer came: after that, a failure is not a stale connection.
+    private var answerStarted = false
+
+    private func attempt(method: String, target: String, headers: [(String, String)], body: UnsafeRawBufferPointer) throws(Failure) -> Response {
+        answerStarted = false
         do throws(Failure) {
             deadline = Self.monotonicMilliseconds() + Int64(timeoutSeconds) * 1000 + Int64(body.count / Self.minimumSendRate)
             if fd < 0 { try connect() }
@@ -151,7 +172,7 @@ public final class HTTPClient {
         var chunk = [UInt8](repeating: 0, count: 16 << 10)
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { inbox += chunk[0..<n]; return }
+            if n > 0 { inbox += chunk[0..<n]; answerStarted = true; return }
             if n == 0 { throw Failure("\(host):\(port): the service closed the connection") }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK {

@@ -57,10 +57,13 @@ public final class RecordsService: RecordsTarget {
     private func request(_ method: String, _ target: String, body: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws(RecordsError) -> Answer {
         for attempt in 0..<2 {
             guard seq < Self.maxSeq else { throw RecordsError("records service \(location): request numbers used up (\(seq))") }
-            seq += 1
-            let auth = RequestSignature.sign(identity, method: method, target: target, seq: seq, body: body)
             let r: HTTPClient.Response
-            do { r = try client.send(method: method, target: target, headers: [("Authorization", auth.header)], body: body) } catch {
+            // Signed per attempt: a resend on a new connection carries a new number.
+            let headers = { [self] () -> [(String, String)] in
+                seq += 1
+                return [("Authorization", RequestSignature.sign(identity, method: method, target: target, seq: seq, body: body).header)]
+            }
+            do { r = try client.send(method: method, target: target, headers: headers, body: body) } catch {
                 throw RecordsError("records service \(location): \(error.message)")
             }
             let answer = Answer(status: r.status, body: r.body)
