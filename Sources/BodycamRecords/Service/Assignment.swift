@@ -12,15 +12,9 @@ extension RecordsService {
                 guard let o = try tx.officer(officer) else { throw Refusal(.forbidden, "officer \(officer) is not known") }
                 guard o.active else { throw Refusal(.forbidden, "officer \(officer) is not active") }
                 guard o.trained else { throw Refusal(.forbidden, "officer \(officer) is not trained on body-worn video") }
-                guard var device = try tx.device(deviceID), device.state == .enrolled else { throw Refusal(.forbidden, "\(deviceID) is not enrolled") }
-                let previous = device.officer
-                device.officer = officer
-                try tx.saveDevice(device)
-                let statement = ServiceStatement(kind: .assignment, service: identity.fingerprint, deviceID: deviceID, utc: utc,
-                                                 custodySeq: try custody.nextSeq(tx), officer: officer).signed(identity.sign)
-                try custody.append(tx, utc: utc, actor: deviceID, action: .assign, deviceID: deviceID, officer: officer,
-                                   detail: "checked out to officer \(officer)" + (previous.map { " (ends the assignment to \($0))" } ?? ""))
-                return statement
+                return try Self.changeOfficer(tx, deviceID: deviceID, to: officer, utc: utc, custody: custody, identity: identity) { previous in
+                    "checked out to officer \(officer)" + (previous.map { " (ends the assignment to \($0))" } ?? "")
+                }
             }
         } catch {
             throw await logged(error, deviceID: deviceID)
@@ -33,15 +27,26 @@ extension RecordsService {
         let utc = clock()
         let (custody, identity) = (self.custody, self.identity)
         return try await catalogue.write { tx -> [UInt8] in
-            guard var device = try tx.device(deviceID), device.state == .enrolled else { throw Refusal(.forbidden, "\(deviceID) is not enrolled") }
-            let previous = device.officer
-            device.officer = nil
-            try tx.saveDevice(device)
-            let statement = ServiceStatement(kind: .checkin, service: identity.fingerprint, deviceID: deviceID, utc: utc,
-                                             custodySeq: try custody.nextSeq(tx), officer: previous).signed(identity.sign)
-            try custody.append(tx, utc: utc, actor: deviceID, action: .checkin, deviceID: deviceID, officer: previous,
-                               detail: previous.map { "docked: checked in from officer \($0)" } ?? "docked (no assignment)")
-            return statement
+            try Self.changeOfficer(tx, deviceID: deviceID, to: nil, utc: utc, custody: custody, identity: identity) { previous in
+                previous.map { "docked: checked in from officer \($0)" } ?? "docked (no assignment)"
+            }
         }
+    }
+
+    /// Who has the camera now (`officer`, nil: checked in), in one transaction with its custody entry and
+    /// the signed statement the camera acts on (an `assignment`, or a `checkin` naming who had it).
+    private static func changeOfficer(_ tx: any CatalogueTransaction, deviceID: String, to officer: String?, utc: Int64,
+                                      custody: Custody, identity: ServiceIdentity,
+                                      detail: (_ previous: String?) -> String) throws -> [UInt8] {
+        guard var device = try tx.device(deviceID), device.state == .enrolled else { throw Refusal(.forbidden, "\(deviceID) is not enrolled") }
+        let previous = device.officer
+        device.officer = officer
+        try tx.saveDevice(device)
+        let named = officer ?? previous
+        let statement = ServiceStatement(kind: officer == nil ? .checkin : .assignment, service: identity.fingerprint, deviceID: deviceID,
+                                         utc: utc, custodySeq: try custody.nextSeq(tx), officer: named).signed(identity.sign)
+        try custody.append(tx, utc: utc, actor: deviceID, action: officer == nil ? .checkin : .assign, deviceID: deviceID, officer: named,
+                           detail: detail(previous))
+        return statement
     }
 }
