@@ -4,8 +4,9 @@ BIN        := .build/release/bodycam
 RECORDS_BIN := .build/release/bodycam-records
 # The records service's data folder for `make records` (catalogue, custody log, evidence blobs, service key).
 RECORDS_DATA ?= records-data
-# libjpeg (HAL encoder), libv4l (HAL capture), ffmpeg (independent media checks), djpeg/tjbench.
-APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ffmpeg libsqlite3-dev
+# libjpeg (HAL encoder), libv4l (HAL capture), ffmpeg (independent media checks), djpeg/tjbench, libssl (HAL
+# TLS client of the dock link; openssl makes the tests' certificates).
+APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ffmpeg libsqlite3-dev libssl-dev openssl
 # Extra packages for the real-driver test: QEMU boots Debian's kernel, whose vivid module is a webcam.
 HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils
 HW_DIR     := .build-hw

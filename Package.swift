@@ -14,17 +14,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The records service's HTTP server: a router and streaming request bodies on SwiftNIO.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // TLS for the records service (HummingbirdTLS on NIOSSL): certificates and keys from PEM files.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // The records catalogue in SQLite (WAL, synchronous FULL, migrations); links the system libsqlite3.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // Hardware abstraction layer in C: libjpeg(-turbo) encoding and V4L2 capture through libv4l2.
+        // Hardware abstraction layer in C: libjpeg(-turbo) encoding, V4L2 capture through libv4l2, and the
+        // dock link's TLS client through OpenSSL (the system's libssl, kept up to date by the distribution).
         // C because Swift cannot call libjpeg's setjmp/longjmp error handling or variadic ioctl safely.
         .target(
             name: "CHAL",
             path: "HAL",
             cSettings: [.unsafeFlags(["-O2"])],
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("v4l2")]
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("v4l2"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
         // The evidence format, one definition shared by the camera, `bodycam verify` and the records service:
         // recording names, manifests, signatures, device identity, the audit trail, frame stamps, the AVI reader.
@@ -59,6 +62,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -26,7 +26,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
         Prints one JSON line {"event":"listening","address":…,"port":N,"service_key":"SHA256:…"} once it \
         accepts connections (--listen 127.0.0.1:0 picks a free port). Creates the service key on first start. \
-        Plain HTTP: put a TLS-terminating proxy in front on a real network. Stops on SIGINT or SIGTERM.
+        With --tls-cert and --tls-key it speaks HTTPS (TLS 1.2 or later): cameras dock with \
+        --records https://HOST:PORT --records-ca CA.pem. Without them, plain HTTP: for loopback and tests only. \
+        Stops on SIGINT or SIGTERM.
         """)
 
     @OptionGroup var data: DataOption
@@ -34,23 +36,34 @@ struct Serve: AsyncParsableCommand {
     var listen = ListenAddress(host: "127.0.0.1", port: 8640)
     @Option(help: "Run the retention job this often, the first time one interval after start: 1h, 30m, 1d; 0 never.")
     var retentionEvery = "1h"
+    @Option(help: ArgumentHelp("TLS certificate chain (PEM, the service's certificate first); with --tls-key.", valueName: "file"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("TLS private key (PEM) of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
 
     func run() async throws {
         let every: Int64? = retentionEvery == "0" ? nil : Lifetime.parse(retentionEvery)
         guard retentionEvery == "0" || every != nil else { fail("--retention-every '\(retentionEvery.prefix(20))': 0, or a number and d, h, m or s (1h)") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { fail("--tls-cert and --tls-key: give both, or neither for plain HTTP") }
+        let tls = tlsCert.map { TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "") }
         let service = data.open()
         let fingerprint = service.identity.fingerprint
-        let app = RecordsServer.application(service: service, host: listen.host, port: listen.port) { host, port in
-            var address = ""
-            JSON.quote(host, into: &address)
-            emit(#"{"event":"listening","address":\#(address),"port":\#(port),"service_key":"\#(fingerprint)"}"#)
-            // Retention starts once the service listens, so "listening" is always the first line.
-            if let every { Self.startRetention(service, every: every) }
-        }
-        // The server's tasks run on its own threads (ServiceExecutor), not the shared concurrency pool.
-        let server = Task(executorPreference: ServiceExecutor.shared) { try await app.runService() }
-        do { try await server.value } catch {
-            fail("serving on \(listen): \(error)")
+        let scheme = tls == nil ? "http" : "https"
+        do {
+            let app = try RecordsServer.application(service: service, host: listen.host, port: listen.port, tls: tls) { host, port in
+                var address = ""
+                JSON.quote(host, into: &address)
+                emit(#"{"event":"listening","scheme":"\#(scheme)","address":\#(address),"port":\#(port),"service_key":"\#(fingerprint)"}"#)
+                // Retention starts once the service listens, so "listening" is always the first line.
+                if let every { Self.startRetention(service, every: every) }
+            }
+            // The server's tasks run on its own threads (ServiceExecutor), not the shared concurrency pool.
+            let server = Task(executorPreference: ServiceExecutor.shared) { try await app.runService() }
+            do { try await server.value } catch {
+                fail("serving on \(listen): \(error)")
+            }
+        } catch {
+            fail("TLS: \(error)") // only building the application throws: the certificate or key files
         }
     }
 

@@ -78,10 +78,12 @@ struct Run: ParsableCommand {
     var storageCapacity: Int64?
     @Option(help: "Emit a stats event this often (camera time); 0s for only at the end.")
     var statsEvery = DurationOption(argument: "5m")!
-    @Option(help: ArgumentHelp("Central records the dock offloads to: a records service (http://HOST:PORT, see bodycam-records) or a folder (default: $XDG_DATA_HOME/bodycam/records, or ~/.local/share/bodycam/records).", valueName: "url-or-folder"))
+    @Option(help: ArgumentHelp("Central records the dock offloads to: a records service (https://HOST:PORT, or http:// on loopback; see bodycam-records) or a folder (default: $XDG_DATA_HOME/bodycam/records, or ~/.local/share/bodycam/records).", valueName: "url-or-folder"))
     var records: String?
     @Option(help: "One-time enrolment token from `bodycam-records enrol DEVICE-ID`: presented at the first dock to a records service.")
     var enrolToken: String?
+    @Option(help: ArgumentHelp("CA certificates (PEM) the records service's TLS certificate must chain to (default: the system's store).", valueName: "file"))
+    var recordsCa: String?
     @Option(help: "Dock transfer rate, bytes per second of camera time.") var offloadRate: Int64 = 40_000_000
     @Option(help: "The dock's clock minus the camera's, e.g. 2.5s or -1s: corrected on docking.")
     var dockClockOffset = "0s"
@@ -125,6 +127,9 @@ struct Run: ParsableCommand {
         }
         guard (1...10_000_000_000).contains(offloadRate) else { throw ValidationError("--offload-rate must be 1 to 10000000000 (10 GB/s)") }
         let deviceConfig = try device.config()
+        if recordsCa != nil && !(records ?? "").hasPrefix("https://") {
+            throw ValidationError("--records-ca: only for an https:// records service")
+        }
         let inputFD: Int32
         if let script {
             inputFD = open(script, O_RDONLY | O_CLOEXEC)
@@ -214,9 +219,13 @@ struct Run: ParsableCommand {
         if let url = records, url.contains("://") {
             do {
                 target = try RecordsService(url: url, identity: camera.identity, stateDirectory: camera.settings.stateDirectory,
-                                            enrolToken: enrolToken, utcNow: camera.utcNow / 1_000_000)
+                                            enrolToken: enrolToken, caFile: recordsCa, utcNow: camera.utcNow / 1_000_000)
             } catch {
-                throw ValidationError(error.message)
+                // The camera's threads are running: stop them before the process unwinds (its objects go while
+                // the writer still used them: a crash in about one run in four, seen with a mistyped URL).
+                camera.shutdown()
+                diagnostic(error.message)
+                throw ExitCode(2)
             }
         } else {
             target = RecordsFolder(root: records ?? Self.defaultRecords())

@@ -92,9 +92,14 @@ struct RecordsClientTests {
     }
 
     @Test func recordsURLsAreStrict() {
-        #expect(HTTPClient.parseURL("http://127.0.0.1:8640").map { "\($0.host) \($0.port)" } == "127.0.0.1 8640")
-        #expect(HTTPClient.parseURL("http://records.example:80/").map { "\($0.host) \($0.port)" } == "records.example 80")
-        for bad in ["https://h:1", "http://h", "http://:80", "http://h:0", "http://h:99999", "http://h:80/path", "http://a b:80", "ftp://h:1"] {
+        func parsed(_ url: String) -> String? { HTTPClient.parseURL(url).map { "\($0.tls ? "tls" : "tcp") \($0.host) \($0.port)" } }
+        #expect(parsed("http://127.0.0.1:8640") == "tcp 127.0.0.1 8640")
+        #expect(parsed("http://records.example:80/") == "tcp records.example 80")
+        #expect(parsed("https://records.example:8443") == "tls records.example 8443")
+        #expect(parsed("https://records.example/") == "tls records.example 443")
+        #expect(parsed("http://records.example") == "tcp records.example 80")
+        for bad in ["https://:1", "http://:80", "http://h:0", "http://h:99999", "http://h:+80", "http://h:", "http://h:80/path",
+                    "http://a b:80", "ftp://h:1", "https//h:1", "HTTPS://h:1", "https://h:1:2"] {
             #expect(HTTPClient.parseURL(bad)?.host == nil, "\(bad)")
         }
     }

@@ -16,8 +16,8 @@ struct RecordsServiceTests {
 
     /// A camera run against `server`; `script` ends with quit.
     static func camera(_ storage: String, _ server: RecordsServer, device: String, token: String? = nil, script: String,
-                       strict: Bool = true) throws -> TestSupport.Output {
-        var args = ["run", "--storage", storage, "--device-id", device, "--records", server.url] + options
+                       strict: Bool = true, extra: [String] = []) throws -> TestSupport.Output {
+        var args = ["run", "--storage", storage, "--device-id", device, "--records", server.url] + options + extra
         if strict { args.append("--strict") }
         if let token { args += ["--enrol-token", token] }
         return try TestSupport.bodycam(args, stdin: script + "quit\n")
@@ -33,9 +33,9 @@ struct RecordsServiceTests {
     }
 
     /// The service's catalogue as a supervisor sees it.
-    static func catalogue(_ server: RecordsServer, query: String = "", token: String? = nil) throws -> (status: Int, recordings: [[String: Any]]) {
+    static func catalogue(_ server: RecordsServer, query: String = "", token: String? = nil, tls: TLSTrust? = nil) throws -> (status: Int, recordings: [[String: Any]]) {
         let bearer = try token ?? supervisorToken(server)
-        let (status, body) = try get(server, "/v1/recordings" + query, bearer: bearer)
+        let (status, body) = try get(server, "/v1/recordings" + query, bearer: bearer, tls: tls)
         let list = (try? JSONSerialization.jsonObject(with: Data(body)) as? [[String: Any]])
             ?? ((try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["recordings"] as? [[String: Any]]) ?? []
         return (status, list)
@@ -55,8 +55,8 @@ struct RecordsServiceTests {
     }
 
     /// A plain GET with a bearer token (curl-free: a raw socket, so no proxy settings interfere).
-    static func get(_ server: RecordsServer, _ target: String, bearer: String) throws -> (Int, [UInt8]) {
-        let client = HTTPClient(host: "127.0.0.1", port: UInt16(server.port), timeoutSeconds: 10)
+    static func get(_ server: RecordsServer, _ target: String, bearer: String, tls: TLSTrust? = nil) throws -> (Int, [UInt8]) {
+        let client = HTTPClient(host: "127.0.0.1", port: UInt16(server.port), tls: tls, timeoutSeconds: 10)
         do throws(HTTPClient.Failure) {
             let r = try client.send(method: "GET", target: target, headers: [("Authorization", "Bearer " + bearer)],
                                     body: UnsafeRawBufferPointer(start: nil, count: 0))

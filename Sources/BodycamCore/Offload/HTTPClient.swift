@@ -1,8 +1,10 @@
+import CHAL
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A small blocking HTTP/1.1 client for the dock link to the records service: one keep-alive connection,
+/// A small blocking HTTP/1.1 client for the dock link to the records service: one keep-alive connection
+/// over TCP or TLS (`tls`: the certificate chain and the host name checked, through the HAL's OpenSSL),
 /// `Content-Length` bodies out, `Content-Length` or chunked bodies in, every size bounded and every wait
 /// limited by a timeout. It runs on the device runtime's thread during a dock, never on the capture path.
 /// Blocking and tiny on purpose: the camera firmware does not carry an event loop for one upload at a time.
@@ -20,13 +22,18 @@ public final class HTTPClient {
 
     public let host: String
     public let port: UInt16
+    /// TLS with this trust, or plain TCP when nil.
+    public let tls: TLSTrust?
     /// Longest wait for a connect, a send or a read.
     public let timeoutSeconds: Int
     /// Largest response body accepted (answers are small JSON).
     public static let maxResponseBytes = 1 << 20
     static let maxHeaderBytes = 16 << 10
     private var fd: Int32 = -1
+    /// The TLS session on `fd`, when `tls` is set and a connection is open.
+    private var session: OpaquePointer?
     private var inbox: [UInt8] = []
+    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 10, alignment: 16)
     /// When the exchange under way must be over (monotonic milliseconds): each wait is also cut at it, so
     /// a peer that dribbles a byte at a time (slowloris, endless trailers) cannot hold the link for long.
     private var deadline: Int64 = .max
@@ -39,29 +46,41 @@ public final class HTTPClient {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
-    public init(host: String, port: UInt16, timeoutSeconds: Int = 15) {
+    public init(host: String, port: UInt16, tls: TLSTrust? = nil, timeoutSeconds: Int = 15) {
         self.host = host
         self.port = port
+        self.tls = tls
         self.timeoutSeconds = timeoutSeconds
     }
 
-    deinit { disconnect() }
+    deinit {
+        disconnect()
+        readBuffer.deallocate()
+    }
 
-    /// `http://HOST:PORT` (an optional trailing `/`). HTTPS is not built into the camera: integrity and
-    /// authenticity rest on signatures (see docs/RECORDS.md), confidentiality on the link.
-    public static func parseURL(_ url: String) -> (host: String, port: UInt16)? {
-        guard url.hasPrefix("http://") else { return nil }
-        var rest = url.dropFirst(7)
+    /// `https://HOST[:PORT]` or `http://HOST[:PORT]` (ports 443 and 80 by default; an optional trailing
+    /// `/`). HOST is a DNS name or an IPv4 address.
+    public static func parseURL(_ url: String) -> (tls: Bool, host: String, port: UInt16)? {
+        let tls = url.hasPrefix("https://")
+        guard tls || url.hasPrefix("http://") else { return nil }
+        var rest = url.dropFirst(tls ? 8 : 7)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
-        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]), port > 0 else { return nil }
-        let host = String(rest[..<colon])
+        var port: UInt16 = tls ? 443 : 80
+        if let colon = rest.lastIndex(of: ":") {
+            let digits = rest[rest.index(after: colon)...]
+            guard digits.utf8.count <= 5, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let p = UInt16(digits), p > 0 else { return nil }
+            port = p
+            rest = rest[..<colon]
+        }
+        let host = String(rest)
         guard !host.isEmpty, host.utf8.count <= 253,
               host.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 })
         else { return nil }
-        return (host, port)
+        return (tls, host, port)
     }
 
     public func disconnect() {
+        if let s = session { hal_tls_conn_free(s); session = nil }
         if fd >= 0 { close(fd); fd = -1 }
         inbox.removeAll(keepingCapacity: true)
     }
@@ -135,9 +154,54 @@ public final class HTTPClient {
             var one: Int32 = 1
             setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             fd = s
+            if let tls { try handshake(tls) }
             return
         }
         throw Failure("\(host):\(port): \(String(cString: strerror(lastError)))")
+    }
+
+    /// The TLS handshake on the new connection, within the exchange's deadline. A certificate that does not
+    /// chain to the trusted CAs or does not name `host` fails here, before a byte of the request is sent.
+    private func handshake(_ tls: TLSTrust) throws(Failure) {
+        var err = [CChar](repeating: 0, count: 256)
+        guard let s = hal_tls_conn_new(tls.client, fd, host, &err, err.count) else {
+            throw Failure("\(host):\(port): \(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+        }
+        session = s
+        while true {
+            let r = Int(hal_tls_handshake(s))
+            if r == HAL_TLS_DONE { return }
+            if r == HAL_TLS_WANT_READ || r == HAL_TLS_WANT_WRITE {
+                guard wait(fd, events: Int16(r == HAL_TLS_WANT_READ ? POLLIN : POLLOUT)) else {
+                    throw Failure("\(host):\(port): timed out in the TLS handshake")
+                }
+                continue
+            }
+            throw Failure("\(host):\(port): \(String(cString: hal_tls_error(s)))")
+        }
+    }
+
+    /// One send or receive on the connection, plain or through TLS: bytes moved (> 0), 0 when the peer
+    /// closed, or the poll events to wait for before trying again; a failure throws.
+    private enum Step { case moved(Int), closed, wait(Int16) }
+
+    private func step(send: Bool, _ buffer: UnsafeMutableRawPointer, _ count: Int) throws(Failure) -> Step {
+        if let s = session {
+            let r = send ? hal_tls_write(s, buffer, count) : hal_tls_read(s, buffer, count)
+            if r > 0 { return .moved(r) }
+            switch r {
+            case HAL_TLS_CLOSED: return .closed
+            case HAL_TLS_WANT_READ: return .wait(Int16(POLLIN))
+            case HAL_TLS_WANT_WRITE: return .wait(Int16(POLLOUT))
+            default: throw Failure("\(host):\(port): \(String(cString: hal_tls_error(s)))")
+            }
+        }
+        let n = send ? Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL)) : recv(fd, buffer, count, 0)
+        if n > 0 { return .moved(n) }
+        if n == 0 { return send ? .wait(Int16(POLLOUT)) : .closed }
+        if errno == EINTR { return .wait(0) }
+        if errno == EAGAIN || errno == EWOULDBLOCK { return .wait(Int16(send ? POLLOUT : POLLIN)) }
+        throw Failure("\(host):\(port): connection lost\(send ? " while sending" : "") (\(String(cString: strerror(errno))))")
     }
 
     /// Waits until `s` is ready, up to the timeout and never past the exchange's deadline; false on a timeout.
@@ -156,30 +220,24 @@ public final class HTTPClient {
     private func write(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
         var done = 0
         while done < bytes.count {
-            let n = Glibc.send(fd, bytes.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
-            if n > 0 { done += n; continue }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                guard wait(fd, events: Int16(POLLOUT)) else { throw Failure("\(host):\(port): timed out sending") }
-                continue
+            switch try step(send: true, UnsafeMutableRawPointer(mutating: bytes.baseAddress! + done), bytes.count - done) {
+            case .moved(let n): done += n
+            case .closed: throw Failure("\(host):\(port): the service closed the connection while sending")
+            case .wait(let events):
+                if events != 0, !wait(fd, events: events) { throw Failure("\(host):\(port): timed out sending") }
             }
-            throw Failure("\(host):\(port): connection lost while sending (\(String(cString: strerror(errno))))")
         }
     }
 
     /// More bytes into `inbox`; throws at end of stream or timeout.
     private func fill() throws(Failure) {
-        var chunk = [UInt8](repeating: 0, count: 16 << 10)
         while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { inbox += chunk[0..<n]; answerStarted = true; return }
-            if n == 0 { throw Failure("\(host):\(port): the service closed the connection") }
-            if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK {
-                guard wait(fd, events: Int16(POLLIN)) else { throw Failure("\(host):\(port): timed out waiting for the answer") }
-                continue
+            switch try step(send: false, readBuffer.baseAddress!, readBuffer.count) {
+            case .moved(let n): inbox += readBuffer[0..<n]; answerStarted = true; return
+            case .closed: throw Failure("\(host):\(port): the service closed the connection")
+            case .wait(let events):
+                if events != 0, !wait(fd, events: events) { throw Failure("\(host):\(port): timed out waiting for the answer") }
             }
-            throw Failure("\(host):\(port): connection lost (\(String(cString: strerror(errno))))")
         }
     }
 

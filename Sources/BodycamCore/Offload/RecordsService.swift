@@ -1,8 +1,9 @@
 import BodycamEvidence
 import Crypto
 
-/// Central records as a network service (`bodycam-records`, `--records http://HOST:PORT`): the camera's
-/// side of the protocol in docs/RECORDS.md.
+/// Central records as a network service (`bodycam-records`, `--records https://HOST:PORT`): the camera's
+/// side of the protocol in docs/RECORDS.md. Over TLS, the service's certificate must chain to `caFile`
+/// (the force's CA) or, without one, to the system's store; plain `http://` is for loopback and tests.
 ///
 /// Every request is signed with the device key and numbered (`RequestSignature`); everything the camera
 /// acts on comes back signed by the service key it pinned at enrolment (check-in, assignment, receipts).
@@ -27,15 +28,21 @@ public final class RecordsService: RecordsTarget {
 
     /// - Parameter utcNow: the camera's UTC now (milliseconds), which seeds request numbers so they rise
     ///   across restarts without being stored; the service tells a camera that fell behind where to go on.
-    public init(url: String, identity: DeviceIdentity, stateDirectory: String, enrolToken: String?, utcNow: Int64) throws(RecordsError) {
-        guard let (host, port) = HTTPClient.parseURL(url) else {
-            throw RecordsError("--records \(url): expected http://HOST:PORT (a folder path for a local records folder)")
+    public init(url: String, identity: DeviceIdentity, stateDirectory: String, enrolToken: String?, caFile: String? = nil,
+                utcNow: Int64) throws(RecordsError) {
+        guard let (tls, host, port) = HTTPClient.parseURL(url) else {
+            throw RecordsError("--records \(url.prefix(200)): expected https://HOST:PORT or http://HOST:PORT (a folder path for a local records folder)")
+        }
+        guard tls || caFile == nil else { throw RecordsError("--records-ca: only for an https:// records service") }
+        var trust: TLSTrust?
+        if tls {
+            do { trust = try TLSTrust(caFile: caFile) } catch { throw RecordsError("--records-ca: \(error.message)") }
         }
         if let t = enrolToken, !(8...128).contains(t.utf8.count) || !t.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) {
             throw RecordsError("--enrol-token: 8 to 128 printable characters")
         }
         location = url
-        client = HTTPClient(host: host, port: port)
+        client = HTTPClient(host: host, port: port, tls: trust)
         self.identity = identity
         self.stateDirectory = stateDirectory
         self.enrolToken = enrolToken

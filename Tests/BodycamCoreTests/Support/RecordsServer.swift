@@ -18,11 +18,14 @@ final class RecordsServer {
     private(set) var port = 0
     private(set) var serviceKey = ""
     private var logPath: String
-    var url: String { "http://127.0.0.1:\(port)" }
+    /// Served over TLS with this certificate and key (PEM files), or plain HTTP.
+    let tls: (certificate: String, key: String)?
+    var url: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
 
     /// Starts a service on `data` (a new folder by default) on a free port.
-    init(data: String = TestSupport.temporaryDirectory("records-data")) throws {
+    init(data: String = TestSupport.temporaryDirectory("records-data"), tls: (certificate: String, key: String)? = nil) throws {
         self.data = data
+        self.tls = tls
         logPath = TestSupport.temporaryDirectory("records-log") + "/stdout"
         try start()
     }
@@ -33,7 +36,7 @@ final class RecordsServer {
     func start() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:\(port)"]
+        p.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:\(port)"] + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
         FileManager.default.createFile(atPath: logPath, contents: nil)
         FileManager.default.createFile(atPath: logPath + ".err", contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

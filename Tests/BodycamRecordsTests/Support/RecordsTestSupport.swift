@@ -146,7 +146,7 @@ final class RunningService: Sendable {
         let service = RecordsService(dataDirectory: data, identity: identity, catalogue: catalogue, blobs: wrap?(folder) ?? folder,
                                      clock: { clock.now })
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = RecordsServer.application(service: service, host: "127.0.0.1", port: 0, logLevel: .critical) { _, port in continuation.yield(port) }
+        let app = try RecordsServer.application(service: service, host: "127.0.0.1", port: 0, logLevel: .critical) { _, port in continuation.yield(port) }
         let task = Task(executorPreference: ServiceExecutor.shared) { try await app.run() }
         var port = 0
         for await p in ports { port = p; break }
