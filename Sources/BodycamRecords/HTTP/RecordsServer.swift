@@ -10,6 +10,12 @@ public enum RecordsServer {
     public static let maxConnections = 64
     /// A connection that sends nothing for this long is closed (a stalled camera, or a slow-send attack).
     public static let idleSeconds: Int64 = 60
+    /// A request's head must be complete this long after the connection was accepted or its previous answer
+    /// ended, and its body then come at `minimumBodyBytesPerSecond` at least, or the connection is closed
+    /// (a slow-send attack would otherwise hold every connection slot; see RequestDeadline.swift).
+    public static let requestHeadSeconds: Int64 = 10
+    /// The camera's own minimum sending rate (16 bytes/ms, `HTTPClient.minimumSendRate`).
+    public static let minimumBodyBytesPerSecond: Int64 = 16_000
 
     /// Builds the application listening on `host:port` (port 0: any free port). `onListening` is called
     /// with the address and port once it accepts connections.
@@ -22,7 +28,9 @@ public enum RecordsServer {
         logger.logLevel = logLevel
         return Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(idleSeconds))),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [RequestDeadlineHandler(head: .seconds(requestHeadSeconds), bytesPerSecond: minimumBodyBytesPerSecond)],
+                idleTimeout: .seconds(idleSeconds))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "bodycam-records",
                                                     availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
             onServerRunning: { channel in
