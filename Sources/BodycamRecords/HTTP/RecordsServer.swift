@@ -28,9 +28,7 @@ public enum RecordsServer {
         logger.logLevel = logLevel
         return Application(
             router: router,
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [RequestDeadlineHandler(head: .seconds(requestHeadSeconds), bytesPerSecond: minimumBodyBytesPerSecond)],
-                idleTimeout: .seconds(idleSeconds))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler()], idleTimeout: .seconds(idleSeconds))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "bodycam-records",
                                                     availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
             onServerRunning: { channel in

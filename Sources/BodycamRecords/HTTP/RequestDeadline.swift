@@ -1,3 +1,4 @@
+import BodycamEvidence
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
@@ -22,6 +23,11 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private let head: TimeAmount
     private let bytesPerSecond: Int64
+    /// The most body bytes the deadline moves on for: a larger declared body (refused anyway, but drained
+    /// on a kept-alive connection) gets no more time, and no absurd Content-Length overflows the clock.
+    private let maxBodyBytes: Int64
+    /// Body bytes the deadline of the request being read has moved on for.
+    private var counted: Int64 = 0
     /// When the request being read must be in; nil while none is awaited (handled, answered).
     private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
@@ -36,9 +42,11 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var answering = false
     private var expired = false
 
-    init(head: TimeAmount, bytesPerSecond: Int64) {
+    init(head: TimeAmount = .seconds(RecordsServer.requestHeadSeconds), bytesPerSecond: Int64 = RecordsServer.minimumBodyBytesPerSecond,
+         maxBodyBytes: Int = RecordsWire.maxChunkBytes) {
         self.head = head
         self.bytesPerSecond = bytesPerSecond
+        self.maxBodyBytes = Int64(maxBodyBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -64,17 +72,17 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             reading = true
             unanswered += 1
             // Pipelined behind an answer in progress, nothing was awaited: the head counts from now.
-            let start = deadline ?? NIODeadline.now() + head
+            deadline = deadline ?? NIODeadline.now() + head
+            counted = 0
             if let length = request.headerFields[.contentLength].flatMap({ Int64($0) }), length >= 0 {
-                deadline = start + allowance(length)
+                allow(length)
                 unknownLength = false
             } else {
-                deadline = start
                 unknownLength = true
             }
             arm(context)
         case .body(let bytes):
-            if unknownLength, let d = deadline { deadline = d + allowance(Int64(bytes.readableBytes)) }
+            if unknownLength { allow(Int64(bytes.readableBytes)) }
         case .end:
             reading = false
             if unanswered == 0 { awaitRequest(context) } else { deadline = nil }
@@ -100,9 +108,12 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.write(data, promise: promise)
     }
 
-    /// Time to send `bytes` at the minimum rate.
-    private func allowance(_ bytes: Int64) -> TimeAmount {
-        .nanoseconds(bytes.multipliedReportingOverflow(by: 1_000_000_000 / bytesPerSecond).partialValue)
+    /// Moves the deadline on by the time to send `bytes` more at the minimum rate, up to `maxBodyBytes`.
+    private func allow(_ bytes: Int64) {
+        guard let d = deadline else { return }
+        let more = min(bytes, maxBodyBytes - counted)
+        counted += more
+        deadline = d + .nanoseconds(more * 1_000_000_000 / bytesPerSecond)
     }
 
     /// The connection now owes a new request: its head within `head`.
