@@ -10,8 +10,15 @@ public enum RecordsServer {
     /// A chunk is held in memory until its signature is checked (nothing is stored for an impostor), so the
     /// connections are capped: at most 64 x 4 MiB of request bodies at once.
     public static let maxConnections = 64
-    /// A connection that sends nothing for this long is closed (a stalled camera, or a slow-send attack).
+    /// A connection that sends nothing for this long is closed: the backstop behind `requestHeadSeconds`
+    /// (a response being written to a client that stopped reading, say).
     public static let idleSeconds: Int64 = 60
+    /// A request's head must be complete this long after the connection was accepted or its previous answer
+    /// ended, and its body then come at `minimumBodyBytesPerSecond` at least, or the connection is closed
+    /// (a slow-send attack would otherwise hold every connection slot; see RequestDeadline.swift).
+    public static let requestHeadSeconds: Int64 = 10
+    /// The camera's own minimum sending rate (16 bytes/ms, `HTTPClient.minimumSendRate`).
+    public static let minimumBodyBytesPerSecond: Int64 = 16_000
 
     /// Builds the application listening on `host:port` (port 0: any free port), over TLS when `tls` is
     /// given. `onListening` is called with the address and port once it accepts connections.
@@ -22,7 +29,8 @@ public enum RecordsServer {
         PeopleRoutes(service: service).register(on: router)
         var logger = Logger(label: "bodycam-records")
         logger.logLevel = logLevel
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(idleSeconds)))
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler()],
+                                                                 idleTimeout: .seconds(idleSeconds)))
         return Application(
             router: router,
             server: try tls.map { try .tls(http1, tlsConfiguration: $0.configuration()) } ?? http1,
