@@ -103,7 +103,8 @@ import Glibc
         let verified = try Self.run(Self.camera, ["verify", bundle, "--trusted-keys", keys])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
         #expect(verified.stdout.contains("court bundle of 2 recording(s)"), "\(verified.stdout)")
-        #expect(PosixFile.list(bundle + "/audit/BWV-0001").count == 2, "the audit trail copy and its head")
+        let key = try #require(try s.service.catalogue.readNow { try $0.device("BWV-0001") }).key
+        #expect(PosixFile.list(bundle + "/audit/BWV-0001.\(key.fingerprintHex)").count == 2, "the audit trail copy and its head")
         let exports = try s.custody().filter { $0.action == .export }
         #expect(Set(exports.compactMap(\.recordingID)) == Set(ids) && exports.allSatisfy { $0.detail.contains("OP-42") })
         // The bundle's custody lines: the enrolment, both recordings' uploads and receipts, the thumbnail view.

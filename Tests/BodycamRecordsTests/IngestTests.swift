@@ -228,6 +228,13 @@ enum AuditFixture {
         let service = try RecordsService.open(dataDirectory: data)
         let device = try DeviceIdentity.create(stateDirectory: data + "/device", deviceID: "DEV-000005", utcNow: 0)
         let r = SyntheticRecording.make(device, number: 7, segments: 3)
+        // Enrolled: a recording is received under the device's pin (the routes give its key).
+        let pin = ServiceStatement(kind: .pin, service: service.identity.fingerprint, deviceID: device.deviceID, utc: 0, custodySeq: 1,
+                                   deviceKey: device.publicKey).signed(service.identity.sign)
+        try service.catalogue.writeNow { tx in
+            try tx.saveDevice(DeviceRecord(deviceID: device.deviceID, key: device.publicKey, state: .enrolled, lastSeq: 0, enrolledUTC: 0, pin: pin))
+            try tx.savePin(PinRecord(deviceID: device.deviceID, key: device.publicKey, pin: pin, enrolledUTC: 0))
+        }
         func name(_ file: String) throws -> UploadName { try #require(UploadName(device: device.deviceID, folder: r.id, file: file)) }
         for (file, bytes) in r.segments {
             // Two chunks each.

@@ -95,7 +95,14 @@ public struct PublicKey: Equatable, Hashable, Sendable, CustomStringConvertible 
     }
     public var hex: String { Hex.encode(raw) }
     /// `SHA256:` and the first 16 hex digits of the key's SHA-256: what verify prints and people compare.
-    public var fingerprint: String { "SHA256:" + Hex.sha256(raw).prefix(16) }
+    public var fingerprint: String { "SHA256:" + fingerprintHex }
+    /// The fingerprint's 16 hex digits alone: what names a key in a file name (court bundle pins) or a
+    /// catalogue row, where the `SHA256:` prefix's colon does not belong.
+    public var fingerprintHex: String { String(Hex.sha256(raw).prefix(16)) }
+    /// True for 16 lower-case hex digits: the form `fingerprintHex` has.
+    public static func isFingerprintHex<S: StringProtocol>(_ s: S) -> Bool {
+        s.utf8.count == 16 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
     public var description: String { fingerprint }
 
     public func isValidSignature(_ signature: Signature, for bytes: [UInt8]) -> Bool {

@@ -7,7 +7,9 @@ import Glibc
 /// A court bundle: a folder that carries recordings with everything needed to check them offline while
 /// trusting only the force's records key (`RECORDS ed25519 <hex>` in the checker's trusted keys). The
 /// records service pins each device's key at enrolment and signs that pin; the pin vouches for the
-/// device key, the device key for the manifests, the manifests for the segments; the service's receipts
+/// device key, the device key for the manifests, the manifests for the segments. A device enrolled again
+/// with a new key (after a revocation) has a pin per key, and each recording is checked under the pin of
+/// the key it was received under, which the index names; the service's receipts
 /// and custody entries say what it held and who handled it; `bundle.json`, signed by the service, lists
 /// every file with its size and SHA-256. Layout: `CourtBundleLayout`; index: `CourtBundleIndex`; the
 /// checker: `CourtBundle.check` (CourtBundleCheck.swift). `bundle.json` is written last, so a folder
@@ -27,14 +29,17 @@ public enum CourtBundle {
         public var signature: [UInt8]
         /// The service's signed `receipt` statement for this recording.
         public var receipt: [UInt8]
+        /// The service's signed `pin` of the device key the manifest was verified with when it was received.
+        public var pin: [UInt8]
         /// The segments, in the manifest's order.
         public var segments: [SegmentSource]
-        public init(manifest: [UInt8], signature: [UInt8], receipt: [UInt8], segments: [SegmentSource]) {
-            (self.manifest, self.signature, self.receipt, self.segments) = (manifest, signature, receipt, segments)
+        public init(manifest: [UInt8], signature: [UInt8], receipt: [UInt8], pin: [UInt8], segments: [SegmentSource]) {
+            (self.manifest, self.signature, self.receipt, self.pin, self.segments) = (manifest, signature, receipt, pin, segments)
         }
     }
 
-    /// A device's audit trail copy as docked, and the signed head handed over with it.
+    /// A device's audit trail copy as docked, and the signed head handed over with it. Its device and key
+    /// are the head's: it goes with the bundle's pin of that device whose key signed the head.
     public struct Trail: Sendable {
         public var trail: [UInt8]
         public var head: [UInt8]
@@ -42,23 +47,27 @@ public enum CourtBundle {
     }
 
     /// Writes a bundle into `folder`, which must not exist or be empty. Everything is checked first, with
-    /// the checker's own rules (pins and receipts signed by `service.key`, each manifest signed by its
-    /// pinned device key, segments of the manifest's size and SHA-256, trails by `checkTrail`, custody
-    /// lines signed and in order), so a bundle that would not verify is never written. Every file name
-    /// comes from validated evidence names, never from the data. Each file is written durably;
-    /// `bundle.json` last. Returns the index written.
+    /// the checker's own rules (pins and receipts signed by `service.key`, each manifest signed by the key
+    /// of its recording's pin, that pin current at its receipt (`checkPinCurrent`), segments of the
+    /// manifest's size and SHA-256, trails by `checkTrail`, custody lines signed and in order), so a
+    /// bundle that would not verify is never written. The bundle holds exactly the pins its recordings
+    /// name. Every file name comes from validated evidence names, never from the data. Each file is
+    /// written durably; `bundle.json` last. Returns the index written.
     @discardableResult
     public static func write(to folder: String, service: (key: PublicKey, sign: ([UInt8]) -> Signature), exportedBy: String,
-                             caseReference: String?, createdUTC: Int64, recordings: [Recording], pins: [String: [UInt8]],
-                             trails: [String: Trail], custody: [[UInt8]]) throws(EvidenceError) -> CourtBundleIndex {
+                             caseReference: String?, createdUTC: Int64, recordings: [Recording],
+                             trails: [Trail], custody: [[UInt8]]) throws(EvidenceError) -> CourtBundleIndex {
         guard CourtBundleIndex.isValidText(exportedBy), caseReference.map(CourtBundleIndex.isValidText) ?? true else {
             throw EvidenceError("exported-by or case reference empty, longer than \(CourtBundleIndex.maxTextBytes) bytes or with control characters")
         }
         guard !recordings.isEmpty else { throw EvidenceError("a bundle needs at least one recording") }
         var plan: [(path: String, content: Content)] = []
 
-        // Recordings: the manifest names the recording and its segments.
+        // Recordings: the manifest names the recording and its segments; its pin the key that signed it.
         var manifests: [EvidenceNames.RecordingID: SignedManifest] = [:]
+        var receipts: [EvidenceNames.RecordingID: ServiceStatement] = [:]
+        var recordingPins: [EvidenceNames.RecordingID: String] = [:]
+        var pins: [String: (bytes: [UInt8], statement: ServiceStatement)] = [:]
         for r in recordings {
             let m: RecordingManifest
             do { m = try RecordingManifest.parse(r.manifest) } catch { throw EvidenceError("a manifest: \(error.message)") }
@@ -75,6 +84,19 @@ public enum CourtBundle {
             guard receipt.kind == .receipt, receipt.recordingID == id.text, receipt.manifestSHA256 == Hex.sha256(r.manifest) else {
                 throw EvidenceError("\(id.text): the receipt is not for this recording and manifest")
             }
+            receipts[id] = receipt
+            let pin: ServiceStatement
+            do { pin = try ServiceStatement.verify(r.pin, key: service.key) } catch { throw EvidenceError("\(id.text): pin: \(error.message)") }
+            guard pin.kind == .pin, pin.deviceID == id.deviceID, let key = pin.deviceKey else {
+                throw EvidenceError("\(id.text): pin: not a pin of device \(id.deviceID)")
+            }
+            guard manifests[id].map({ $0.isSigned(by: key) }) == true else {
+                throw EvidenceError("\(id.text): the manifest is not signed by the key pinned for \(id.deviceID) (\(key.fingerprint))")
+            }
+            let pinPath = CourtBundleLayout.pin(id.deviceID, key: key)
+            if let other = pins[pinPath], other.bytes != r.pin { throw EvidenceError("\(id.text): two different pins of key \(key.fingerprint)") }
+            pins[pinPath] = (r.pin, pin)
+            recordingPins[id] = pinPath
             plan.append((CourtBundleLayout.manifest(id), .bytes(r.manifest)))
             plan.append((CourtBundleLayout.signature(id), .bytes(r.signature)))
             plan.append((CourtBundleLayout.receipt(id), .bytes(r.receipt)))
@@ -91,31 +113,33 @@ public enum CourtBundle {
                 }
             }
         }
-        let devices = Set(manifests.keys.map(\.deviceID))
-
-        // Pins: one for each device involved, and only those; each manifest signed by its pinned key.
-        guard Set(pins.keys) == devices else { throw EvidenceError("pins are needed for exactly the devices \(devices.sorted())") }
-        var deviceKeys: [String: PublicKey] = [:]
-        for (device, bytes) in pins {
-            let pin: ServiceStatement
-            do { pin = try ServiceStatement.verify(bytes, key: service.key) } catch { throw EvidenceError("pin of \(device): \(error.message)") }
-            guard pin.kind == .pin, pin.deviceID == device, let key = pin.deviceKey else { throw EvidenceError("pin of \(device): not a pin of that device") }
-            deviceKeys[device] = key
-            plan.append((CourtBundleLayout.pin(device), .bytes(bytes)))
+        // Pins: exactly those the recordings were received under; each current at its recordings' receipts.
+        for (id, receipt) in receipts {
+            guard let path = recordingPins[id], let pin = pins[path]?.statement else { continue }
+            let others = pins.filter { $0.key != path && $0.value.statement.deviceID == id.deviceID }.map(\.value.statement)
+            do { try checkPinCurrent(pin, receipt: receipt, otherPins: others) } catch { throw EvidenceError("\(id.text): \(error.message)") }
         }
-        for (id, signed) in manifests where !(deviceKeys[id.deviceID].map(signed.isSigned) ?? false) {
-            throw EvidenceError("\(id.text): the manifest is not signed by the key pinned for \(id.deviceID)")
-        }
+        for (path, pin) in pins { plan.append((path, .bytes(pin.bytes))) }
 
-        // Audit trails: only of devices involved, each checked as the checker will (CourtBundle.checkTrail).
-        for (device, t) in trails {
-            guard devices.contains(device), let key = deviceKeys[device] else { throw EvidenceError("audit trail of \(device), which has no recording here") }
+        // Audit trails: each under the pin of the key that signed its head, checked as the checker will
+        // (CourtBundle.checkTrail) against the recordings received under that pin.
+        var trailFolders = Set<String>()
+        for t in trails {
+            let head: AuditHead
+            do { head = try AuditHead.parse(t.head) } catch { throw EvidenceError("audit trail: \(error.message)") }
+            let device = head.deviceID
+            guard let (path, pin) = pins.first(where: { $0.value.statement.deviceID == device
+                                                        && $0.value.statement.deviceKey?.isValidSignature(head.signature, for: head.message) == true }),
+                  let key = pin.statement.deviceKey else {
+                throw EvidenceError("audit trail of \(device): signed by no key a recording here was received under")
+            }
+            guard trailFolders.insert(path).inserted else { throw EvidenceError("audit trail of \(device): two trails of key \(key.fingerprint)") }
             let trail: AuditTrail
-            do { trail = try checkTrail(t.trail, head: t.head, key: key, deviceID: device, manifests: manifests) } catch {
+            do { trail = try checkTrail(t.trail, head: t.head, key: key, deviceID: device, manifests: manifests.filter { recordingPins[$0.key] == path }) } catch {
                 throw EvidenceError("audit trail of \(device): \(error.message)")
             }
-            plan.append((CourtBundleLayout.auditTrail(device, entries: trail.lines.count), .bytes(t.trail)))
-            plan.append((CourtBundleLayout.auditHead(device, entries: trail.lines.count), .bytes(t.head)))
+            plan.append((CourtBundleLayout.auditTrail(device, fingerprint: key.fingerprintHex, entries: trail.lines.count), .bytes(t.trail)))
+            plan.append((CourtBundleLayout.auditHead(device, fingerprint: key.fingerprintHex, entries: trail.lines.count), .bytes(t.head)))
         }
 
         // Custody: each line signed by the service, in rising order.
@@ -154,11 +178,28 @@ public enum CourtBundle {
             }
         } catch let e as EvidenceError { throw e } catch { throw EvidenceError("\(error)") }
         let index = CourtBundleIndex(service: service.key.fingerprint, createdUTC: createdUTC, exportedBy: exportedBy,
-                                     caseReference: caseReference, recordings: manifests.keys.sorted(), files: files)
+                                     caseReference: caseReference, recordings: manifests.keys.sorted(), pins: recordingPins, files: files)
         do { try FileBytes.writeDurably(folder + "/" + CourtBundleLayout.indexFile, index.signed(service.sign)) } catch {
             throw EvidenceError("\(error)")
         }
         return index
+    }
+
+    /// A recording's pin was the one current when the service received it: made before its receipt, and no
+    /// other pin of the device in the bundle made between the two (a device is enrolled with a new key
+    /// only after its old key was revoked, so an old key cannot vouch for anything received after a newer
+    /// pin). A receipt that names the device key (written since pin history) must name the pin's key.
+    /// The one rule for the writer and the checker.
+    static func checkPinCurrent(_ pin: ServiceStatement, receipt: ServiceStatement, otherPins: [ServiceStatement]) throws(EvidenceError) {
+        if let key = receipt.deviceKey, key != pin.deviceKey {
+            throw EvidenceError("the receipt names device key \(key.fingerprint), not the key of its pin \(pin.deviceKey?.fingerprint ?? "")")
+        }
+        guard pin.utc <= receipt.utc else {
+            throw EvidenceError("received at \(UTC.iso(receipt.utc)), before its pin was made at \(UTC.iso(pin.utc))")
+        }
+        if let newer = otherPins.first(where: { $0.deviceID == pin.deviceID && $0.utc > pin.utc && $0.utc <= receipt.utc }) {
+            throw EvidenceError("received at \(UTC.iso(receipt.utc)), after a newer pin of \(pin.deviceID) (key \(newer.deviceKey?.fingerprint ?? ""), \(UTC.iso(newer.utc))) replaced the pin of key \(pin.deviceKey?.fingerprint ?? "")")
+        }
     }
 
     /// A file's contents: bytes at hand, or a file to copy that must have this size and SHA-256.

@@ -7,7 +7,7 @@ extension CourtBundle {
     /// bundle-relative path and the check), and what passed; the keys signatures were checked with.
     public struct Report: Sendable {
         public var findings: [Verifier.Finding] = []
-        /// Fingerprints by name: `RECORDS`, and each device's pinned key.
+        /// Fingerprints by name: `RECORDS`, and each device's pinned key(s).
         public var keysUsed: [String: String] = [:]
         public var failures: [Verifier.Finding] { findings.filter { !$0.ok } }
     }
@@ -79,13 +79,13 @@ struct BundleChecker {
             fail(indexName, "service", "names service key \(index.service), not the trusted records key \(recordsKey.fingerprint)")
         }
         inventory(index)
-        let deviceKeys = pins(index, recordsKey: recordsKey)
+        let pins = pins(index, recordsKey: recordsKey)
         var manifests: [EvidenceNames.RecordingID: SignedManifest] = [:]
         for id in index.recordings {
-            if let m = recording(id, index: index, recordsKey: recordsKey, deviceKey: deviceKeys[id.deviceID]) { manifests[id] = m }
+            if let m = recording(id, index: index, recordsKey: recordsKey, pins: pins) { manifests[id] = m }
         }
         custody(recordsKey: recordsKey)
-        audit(index, deviceKeys: deviceKeys, manifests: manifests)
+        audit(index, pins: pins, manifests: manifests)
         if report.failures.count == failuresBefore {
             let who = index.caseReference.map { ", case \($0)" } ?? ""
             let how = trusted == nil ? "integrity only: signed by the key in the bundle's own records-key (\(recordsKey.fingerprint)), which is not a trusted key"
@@ -165,19 +165,26 @@ struct BundleChecker {
 
     // MARK: - Pins: the records key vouches for each device key
 
-    mutating func pins(_ index: CourtBundleIndex, recordsKey: PublicKey) -> [String: PublicKey] {
-        var keys: [String: PublicKey] = [:]
-        for device in index.devices {
-            let path = CourtBundleLayout.pin(device)
+    /// Every pin a recording names (format 1: each device's one pin), by path: signed by the records key,
+    /// a pin of the device its name says and, in the fingerprinted form, of the key its name says.
+    mutating func pins(_ index: CourtBundleIndex, recordsKey: PublicKey) -> [String: ServiceStatement] {
+        var pins: [String: ServiceStatement] = [:]
+        var used: [String: [String]] = [:]
+        for path in Set(index.recordings.compactMap(index.pinFile)).sorted() {
+            guard case .pin(let device, let fingerprint)? = CourtBundleLayout.kind(of: path) else { continue }
             guard let bytes = read(path, limit: ServiceStatement.maxBytes, check: "pin") else { continue }
             guard let statement = serviceStatement(bytes, path: path, check: "pin", key: recordsKey) else { continue }
             guard statement.kind == .pin, statement.deviceID == device, let key = statement.deviceKey else {
                 fail(path, "pin", "not a pin of device \(device)"); continue
             }
-            keys[device] = key
-            report.keysUsed[device] = key.fingerprint + " (pinned by RECORDS)"
+            if let fingerprint, key.fingerprintHex != fingerprint {
+                fail(path, "pin", "pins key \(key.fingerprint), not the key its name says (\(fingerprint))"); continue
+            }
+            pins[path] = statement
+            used[device, default: []].append(key.fingerprint + " (pinned by RECORDS)")
         }
-        return keys
+        for (device, keys) in used { report.keysUsed[device] = keys.joined(separator: ", ") }
+        return pins
     }
 
     /// A statement signed by the records key, or nil with the failure said.
@@ -191,10 +198,13 @@ struct BundleChecker {
         do { return try ServiceStatement.verify(bytes, key: key) } catch { fail(path, check, error.message); return nil }
     }
 
-    // MARK: - Recordings: manifest under the pinned key, segments, receipt
+    // MARK: - Recordings: manifest under the key of the recording's pin, segments, receipt
 
     mutating func recording(_ id: EvidenceNames.RecordingID, index: CourtBundleIndex, recordsKey: PublicKey,
-                            deviceKey: PublicKey?) -> SignedManifest? {
+                            pins: [String: ServiceStatement]) -> SignedManifest? {
+        let pinPath = index.pinFile(id)
+        let pin = pinPath.flatMap { pins[$0] }
+        let deviceKey = pin?.deviceKey
         let folder = CourtBundleLayout.recordingFolder(id)
         switch PosixFile.kind(absolute(folder)) {
         case .directory: break
@@ -203,8 +213,8 @@ struct BundleChecker {
         }
         let manifestPath = CourtBundleLayout.manifest(id)
         guard parentsAreFolders(manifestPath) else { return nil } // said by the walk: a linked folder is not followed
-        guard let deviceKey else {
-            fail(manifestPath, "signature", "device \(id.deviceID) has no valid pin in the bundle: the manifest cannot be checked")
+        guard let deviceKey, let pin else {
+            fail(manifestPath, "signature", "its pin (\(pinPath ?? "none named")) is not a valid pin of device \(id.deviceID): the manifest cannot be checked")
             return nil
         }
         // The manifest, its signature under the pinned key (never a key found elsewhere), and every segment:
@@ -231,6 +241,12 @@ struct BundleChecker {
                 fail(receiptPath, "receipt", "not a receipt for recording \(id.text)")
             } else if receipt.manifestSHA256 != signed.sha256 {
                 fail(receiptPath, "receipt", "names manifest SHA-256 \(receipt.manifestSHA256?.prefix(16) ?? "")..., the bundle's manifest is \(signed.sha256.prefix(16))...")
+            } else {
+                // The pin was the device's current one when the service received the recording.
+                let others = pins.filter { $0.key != pinPath }.map(\.value)
+                do { try CourtBundle.checkPinCurrent(pin, receipt: receipt, otherPins: others) } catch {
+                    fail(receiptPath, "pin", error.message)
+                }
             }
         }
         return signed.isSigned(by: deviceKey) ? signed : nil
@@ -252,24 +268,28 @@ struct BundleChecker {
 
     // MARK: - Audit trails as docked
 
-    mutating func audit(_ index: CourtBundleIndex, deviceKeys: [String: PublicKey], manifests: [EvidenceNames.RecordingID: SignedManifest]) {
+    /// Each trail copy under the pin its folder names (a device that got a new key started a new trail,
+    /// signed by the new key), checked against the recordings received under that pin.
+    mutating func audit(_ index: CourtBundleIndex, pins: [String: ServiceStatement], manifests: [EvidenceNames.RecordingID: SignedManifest]) {
         let listed = Set(index.files.map(\.path))
         for file in index.files {
-            guard case .auditTrail(let device, let entries)? = CourtBundleLayout.kind(of: file.path) else {
-                if case .auditHead(let device, let entries)? = CourtBundleLayout.kind(of: file.path),
-                   !listed.contains(CourtBundleLayout.auditTrail(device, entries: entries)) {
+            guard case .auditTrail(let device, let fingerprint, let entries)? = CourtBundleLayout.kind(of: file.path) else {
+                if case .auditHead(let device, let fingerprint, let entries)? = CourtBundleLayout.kind(of: file.path),
+                   !listed.contains(CourtBundleLayout.auditTrail(device, fingerprint: fingerprint, entries: entries)) {
                     fail(file.path, "audit", "an audit head without its trail")
                 }
                 continue
             }
-            let path = file.path, headPath = CourtBundleLayout.auditHead(device, entries: entries)
-            guard let key = deviceKeys[device] else {
-                fail(path, "audit", "device \(device) has no valid pin in the bundle: its trail cannot be checked"); continue
+            let path = file.path, headPath = CourtBundleLayout.auditHead(device, fingerprint: fingerprint, entries: entries)
+            let pinPath = CourtBundleLayout.pin(device, fingerprint: fingerprint)
+            guard let key = pins[pinPath]?.deviceKey else {
+                fail(path, "audit", "\(pinPath) is not a valid pin in the bundle: the trail cannot be checked"); continue
             }
             guard let bytes = read(path, limit: AuditTrail.maxFileBytes, check: "audit"),
                   let headBytes = read(headPath, limit: 4096, check: "audit head") else { continue }
             let trail: AuditTrail
-            do { trail = try CourtBundle.checkTrail(bytes, head: headBytes, key: key, deviceID: device, manifests: manifests) } catch {
+            let underPin = manifests.filter { index.pinFile($0.key) == pinPath }
+            do { trail = try CourtBundle.checkTrail(bytes, head: headBytes, key: key, deviceID: device, manifests: underPin) } catch {
                 fail(path, "audit", error.message); continue
             }
             guard trail.lines.count == entries else {

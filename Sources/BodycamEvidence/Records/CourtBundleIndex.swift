@@ -7,11 +7,16 @@ import Foundation
 ///     bundle.json                                   the signed index (`CourtBundleIndex`)
 ///     records-key                                   RECORDS ed25519 <hex> (informational)
 ///     custody.jsonl                                 custody log entries, one signed line each
-///     devices/<DEVICE-ID>.pin                       the service's signed pin of the device key
+///     devices/<DEVICE-ID>.<FP>.pin                  the service's signed pin of a device key (FP: the key's
+///                                                   `fingerprintHex`), one per key a bundled recording was received under
 ///     recordings/<ID>/<segment>.avi                 the recording's segments
 ///     recordings/<ID>/<ID>.manifest.json / .sig     the device-signed manifest
 ///     recordings/<ID>/<ID>.receipt                  the service's signed receipt
-///     audit/<DEVICE-ID>/NNNNNNNNN.jsonl / .head.json the device's audit trail as docked, and its head
+///     audit/<DEVICE-ID>.<FP>/NNNNNNNNN.jsonl / .head.json the trail the device kept under that key, as
+///                                                   docked, and its head
+///
+/// Bundles of format `bodycam-bundle/1` (written before pin history) have one pin per device,
+/// `devices/<DEVICE-ID>.pin`, and `audit/<DEVICE-ID>/...`: read and checked as they were written.
 public enum CourtBundleLayout {
     public static let indexFile = "bundle.json"
     public static let recordsKeyFile = "records-key"
@@ -24,26 +29,51 @@ public enum CourtBundleLayout {
     /// The trusted-keys name of the force's records key: the only key a bundle checker trusts.
     public static let recordsKeyName = "RECORDS"
 
-    public static func pin(_ deviceID: String) -> String { devicesFolder + "/" + deviceID + pinSuffix }
+    /// The pin of one device key (the device ids' alphabet has no '.', so the name splits back exactly).
+    public static func pin(_ deviceID: String, key: PublicKey) -> String { pin(deviceID, fingerprint: key.fingerprintHex) }
+    /// The pin of the key with this `fingerprintHex`; nil: the one pin of a device in a `bodycam-bundle/1` bundle.
+    public static func pin(_ deviceID: String, fingerprint: String?) -> String {
+        devicesFolder + "/" + deviceID + (fingerprint.map { "." + $0 } ?? "") + pinSuffix
+    }
+    public static func legacyPin(_ deviceID: String) -> String { pin(deviceID, fingerprint: nil) }
     public static func recordingFolder(_ id: EvidenceNames.RecordingID) -> String { recordingsFolder + "/" + id.text }
     public static func manifest(_ id: EvidenceNames.RecordingID) -> String { recordingFolder(id) + "/" + EvidenceNames.manifestName(id) }
     public static func signature(_ id: EvidenceNames.RecordingID) -> String { recordingFolder(id) + "/" + EvidenceNames.signatureName(id) }
     public static func receipt(_ id: EvidenceNames.RecordingID) -> String { recordingFolder(id) + "/" + id.text + receiptSuffix }
     public static func segment(_ s: EvidenceNames.Segment) -> String { recordingFolder(s.recording) + "/" + s.fileName }
-    public static func auditFolder(_ deviceID: String) -> String { auditFolder + "/" + deviceID }
-    public static func auditTrail(_ deviceID: String, entries: Int) -> String { auditFolder(deviceID) + "/" + RecordsNames.auditCopy(entries: entries) }
-    public static func auditHead(_ deviceID: String, entries: Int) -> String { auditFolder(deviceID) + "/" + RecordsNames.auditHeadCopy(entries: entries) }
+    /// The folder of a device's trail kept under the key with this fingerprint (nil: a `bodycam-bundle/1` bundle's).
+    public static func auditFolder(_ deviceID: String, fingerprint: String?) -> String {
+        auditFolder + "/" + deviceID + (fingerprint.map { "." + $0 } ?? "")
+    }
+    public static func auditTrail(_ deviceID: String, fingerprint: String?, entries: Int) -> String {
+        auditFolder(deviceID, fingerprint: fingerprint) + "/" + RecordsNames.auditCopy(entries: entries)
+    }
+    public static func auditHead(_ deviceID: String, fingerprint: String?, entries: Int) -> String {
+        auditFolder(deviceID, fingerprint: fingerprint) + "/" + RecordsNames.auditHeadCopy(entries: entries)
+    }
+
+    /// `DEVICE-ID` or `DEVICE-ID.FP` (a device id and a key's `fingerprintHex`), or nil.
+    static func deviceAndFingerprint(_ name: String) -> (device: String, fingerprint: String?)? {
+        let parts = name.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        guard FrameStamp.isValidDeviceID(String(parts[0])) else { return nil }
+        switch parts.count {
+        case 1: return (String(parts[0]), nil)
+        case 2: return PublicKey.isFingerprintHex(parts[1]) ? (String(parts[0]), String(parts[1])) : nil
+        default: return nil
+        }
+    }
 
     /// What a bundle path is, by its name alone.
     public enum Kind: Equatable, Sendable {
         case recordsKey, custody
-        case pin(device: String)
+        /// A pin; `fingerprint` nil for the `bodycam-bundle/1` form.
+        case pin(device: String, fingerprint: String?)
         case segment(EvidenceNames.Segment)
         case manifest(EvidenceNames.RecordingID)
         case signature(EvidenceNames.RecordingID)
         case receipt(EvidenceNames.RecordingID)
-        case auditTrail(device: String, entries: Int)
-        case auditHead(device: String, entries: Int)
+        case auditTrail(device: String, fingerprint: String?, entries: Int)
+        case auditHead(device: String, fingerprint: String?, entries: Int)
     }
 
     /// The kind of a relative path, or nil unless it has exactly a form above (`bundle.json` itself is not
@@ -53,8 +83,7 @@ public enum CourtBundleLayout {
         if path == custodyFile { return .custody }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         if parts.count == 2, parts[0] == devicesFolder, parts[1].hasSuffix(pinSuffix) {
-            let device = String(parts[1].dropLast(pinSuffix.count))
-            return FrameStamp.isValidDeviceID(device) ? .pin(device: device) : nil
+            return deviceAndFingerprint(String(parts[1].dropLast(pinSuffix.count))).map { .pin(device: $0.device, fingerprint: $0.fingerprint) }
         }
         if parts.count == 3, parts[0] == recordingsFolder, let id = EvidenceNames.RecordingID.parse(parts[1]) {
             if parts[2] == id.text + receiptSuffix { return .receipt(id) }
@@ -65,11 +94,12 @@ public enum CourtBundleLayout {
             default: return nil
             }
         }
-        if parts.count == 3, parts[0] == auditFolder, FrameStamp.isValidDeviceID(parts[1]),
-           RecordsNames.isAcceptable(device: parts[1], folder: auditFolder, file: parts[2]) {
+        if parts.count == 3, parts[0] == auditFolder, let (device, fingerprint) = deviceAndFingerprint(parts[1]),
+           RecordsNames.isAcceptable(device: device, folder: auditFolder, file: parts[2]) {
             let isHead = parts[2].hasSuffix(".head.json")
             guard let entries = Int(parts[2].prefix(9)), entries >= 1 else { return nil }
-            return isHead ? .auditHead(device: parts[1], entries: entries) : .auditTrail(device: parts[1], entries: entries)
+            return isHead ? .auditHead(device: device, fingerprint: fingerprint, entries: entries)
+                          : .auditTrail(device: device, fingerprint: fingerprint, entries: entries)
         }
         return nil
     }
@@ -78,15 +108,20 @@ public enum CourtBundleLayout {
 /// `bundle.json`: what the records service says a court bundle holds, signed with its key in the
 /// signed-line form (`{...,"sig":"<base64>"}` and a newline, like a service statement):
 ///
-///     {"format":"bodycam-bundle/1","service":"SHA256:…","created_utc":"…","exported_by":"…",
-///      "case_reference":null,"recordings":["BWV-0001-000001"],
+///     {"format":"bodycam-bundle/2","service":"SHA256:…","created_utc":"…","exported_by":"…",
+///      "case_reference":null,"recordings":[{"id":"BWV-0001-000001","pin":"devices/BWV-0001.0123456789abcdef.pin"}],
 ///      "files":[{"path":"custody.jsonl","bytes":812,"sha256":"…"},…],"sig":"…"}
 ///
-/// `files` lists every other file of the bundle (sorted by path, each once), so a file changed, removed
-/// or added is found. This type is the format's only writer and reader: it is accepted only if writing
-/// the parsed fields back gives the same bytes.
+/// `recordings` names for each recording the pin of the key its manifest was verified with when the
+/// service received it (a device enrolled again with a new key has a pin per key); `files` lists every
+/// other file of the bundle (sorted by path, each once), so a file changed, removed or added is found.
+/// This type is the format's only writer and reader: it is accepted only if writing the parsed fields
+/// back gives the same bytes. `bodycam-bundle/1` (before pin history: `recordings` a list of ids, one
+/// pin per device, `devices/<DEVICE-ID>.pin`) is still read, so bundles handed over before keep verifying.
 public struct CourtBundleIndex: Equatable, Sendable {
-    public static let format = "bodycam-bundle/1"
+    public static let format = "bodycam-bundle/2"
+    /// The format before pin history: read, never written.
+    public static let formatV1 = "bodycam-bundle/1"
     public static let maxBytes = 16 << 20
     public static let maxFiles = 100_000
     /// Longest `exported_by` / `case_reference`, in UTF-8 bytes.
@@ -106,17 +141,26 @@ public struct CourtBundleIndex: Equatable, Sendable {
     public var caseReference: String?
     /// Sorted, each once.
     public var recordings: [EvidenceNames.RecordingID]
+    /// Each recording's pin file (`CourtBundleLayout.pin(_:key:)`); nil for a `bodycam-bundle/1` index,
+    /// whose recordings all use their device's one pin (`CourtBundleLayout.legacyPin`).
+    public var pins: [EvidenceNames.RecordingID: String]?
     /// Sorted by path, each once.
     public var files: [File]
 
     public init(service: String, createdUTC: Int64, exportedBy: String, caseReference: String?,
-                recordings: [EvidenceNames.RecordingID], files: [File]) {
+                recordings: [EvidenceNames.RecordingID], pins: [EvidenceNames.RecordingID: String]?, files: [File]) {
         (self.service, self.createdUTC, self.exportedBy, self.caseReference) = (service, createdUTC, exportedBy, caseReference)
-        (self.recordings, self.files) = (recordings, files)
+        (self.recordings, self.pins, self.files) = (recordings, pins, files)
     }
 
     /// The devices whose recordings the bundle holds.
     public var devices: [String] { Array(Set(recordings.map(\.deviceID))).sorted() }
+
+    /// The pin file a recording's manifest is checked under.
+    public func pinFile(_ id: EvidenceNames.RecordingID) -> String? {
+        guard let pins else { return CourtBundleLayout.legacyPin(id.deviceID) }
+        return pins[id]
+    }
 
     /// A free-text field (who exported, case reference): 1 to 256 bytes, no control characters, so it
     /// prints on one line.
@@ -129,10 +173,15 @@ public struct CourtBundleIndex: Equatable, Sendable {
         let fileJSON: [JSON] = files.map {
             .object([("path", .string($0.path)), ("bytes", .int(Int64($0.bytes))), ("sha256", .string($0.sha256))])
         }
+        let recordingJSON: [JSON] = recordings.map { id in
+            guard let pins else { return .string(id.text) }
+            return .object([("id", .string(id.text)), ("pin", pins[id].map { .string($0) } ?? .null)])
+        }
         let json = JSON.object([
-            ("format", .string(Self.format)), ("service", .string(service)), ("created_utc", .string(UTC.iso(createdUTC))),
+            ("format", .string(pins == nil ? Self.formatV1 : Self.format)), ("service", .string(service)),
+            ("created_utc", .string(UTC.iso(createdUTC))),
             ("exported_by", .string(exportedBy)), ("case_reference", caseReference.map { .string($0) } ?? .null),
-            ("recordings", .array(recordings.map { .string($0.text) })), ("files", .array(fileJSON)),
+            ("recordings", .array(recordingJSON)), ("files", .array(fileJSON)),
         ])
         return Array(json.serialized.utf8.dropLast())
     }
@@ -145,12 +194,27 @@ public struct CourtBundleIndex: Equatable, Sendable {
 
     private struct Wire: Decodable {
         struct WireFile: Decodable { var path: String; var bytes: Int; var sha256: String }
+        /// A recording: its id (format 1), or its id and pin file (format 2).
+        struct WireRecording: Decodable {
+            var id: String
+            var pin: String?
+            var isObject: Bool
+            private enum Keys: String, CodingKey { case id, pin }
+            init(from decoder: any Decoder) throws {
+                if let id = try? decoder.singleValueContainer().decode(String.self) {
+                    (self.id, self.pin, self.isObject) = (id, nil, false)
+                    return
+                }
+                let c = try decoder.container(keyedBy: Keys.self)
+                (self.id, self.pin, self.isObject) = (try c.decode(String.self, forKey: .id), try c.decode(String.self, forKey: .pin), true)
+            }
+        }
         var format: String
         var service: String
         var created_utc: String
         var exported_by: String
         var case_reference: String?
-        var recordings: [String]
+        var recordings: [WireRecording]
         var files: [WireFile]
     }
 
@@ -166,7 +230,8 @@ public struct CourtBundleIndex: Equatable, Sendable {
         do { w = try JSONDecoder().decode(Wire.self, from: Data(body + [UInt8(ascii: "}")])) } catch {
             throw EvidenceError("not a \(format) index (\(RecordingManifest.brief(error)))")
         }
-        guard w.format == format else { throw EvidenceError("unknown format '\(w.format.prefix(40))'") }
+        guard w.format == format || w.format == formatV1 else { throw EvidenceError("unknown format '\(w.format.prefix(40))'") }
+        let hasPins = w.format == format
         guard let created = UTC.parse(w.created_utc) else { throw EvidenceError("created_utc is not a time") }
         guard isValidText(w.exported_by), w.case_reference.map(isValidText) ?? true else {
             throw EvidenceError("exported_by or case_reference empty, too long or with control characters")
@@ -176,8 +241,17 @@ public struct CourtBundleIndex: Equatable, Sendable {
         }
         guard !w.recordings.isEmpty, w.files.count <= maxFiles else { throw EvidenceError("no recordings, or too many files") }
         var recordings: [EvidenceNames.RecordingID] = []
+        var pins: [EvidenceNames.RecordingID: String] = [:]
         for r in w.recordings {
-            guard let id = EvidenceNames.RecordingID.parse(r) else { throw EvidenceError("recording '\(r.prefix(60))' is not a recording id") }
+            guard let id = EvidenceNames.RecordingID.parse(r.id) else { throw EvidenceError("recording '\(r.id.prefix(60))' is not a recording id") }
+            guard r.isObject == hasPins else { throw EvidenceError("recording \(id.text): not in the form of \(w.format)") }
+            if let pin = r.pin {
+                // A pin of this recording's device, in the fingerprinted form.
+                guard case .pin(let device, let fingerprint)? = CourtBundleLayout.kind(of: pin), device == id.deviceID, fingerprint != nil else {
+                    throw EvidenceError("recording \(id.text): pin '\(pin.prefix(80))' is not a pin file of device \(id.deviceID)")
+                }
+                pins[id] = pin
+            }
             recordings.append(id)
         }
         guard zip(recordings, recordings.dropFirst()).allSatisfy({ $0 < $1 }) else { throw EvidenceError("recordings not sorted, or one twice") }
@@ -188,8 +262,14 @@ public struct CourtBundleIndex: Equatable, Sendable {
             // Every file belongs to the bundle's recordings or their devices: nothing else can be carried.
             switch kind {
             case .recordsKey, .custody: break
-            case .pin(let d), .auditTrail(let d, _), .auditHead(let d, _):
+            case .pin(let d, let fp), .auditTrail(let d, let fp, _), .auditHead(let d, let fp, _):
                 guard devices.contains(d) else { throw EvidenceError("file '\(f.path)' is of device \(d), which has no recording here") }
+                // Format 1: one pin per device, no fingerprints; format 2: only pins some recording names, and
+                // trails only of those keys.
+                guard (fp != nil) == hasPins else { throw EvidenceError("file '\(f.path)' is not a \(w.format) path") }
+                if let fp, hasPins, !pins.values.contains(CourtBundleLayout.pin(d, fingerprint: fp)) {
+                    throw EvidenceError("file '\(f.path)' is of a key no recording here was received under")
+                }
             case .segment(let s):
                 guard listed.contains(s.recording) else { throw EvidenceError("file '\(f.path)' is of a recording not listed") }
             case .manifest(let id), .signature(let id), .receipt(let id):
@@ -199,8 +279,12 @@ public struct CourtBundleIndex: Equatable, Sendable {
             files.append(File(path: f.path, bytes: f.bytes, sha256: f.sha256))
         }
         guard zip(files, files.dropFirst()).allSatisfy({ $0.path < $1.path }) else { throw EvidenceError("files not sorted, or one twice") }
+        let paths = Set(files.map(\.path))
+        for (id, pin) in pins where !paths.contains(pin) {
+            throw EvidenceError("recording \(id.text): its pin \(pin) is not among the files")
+        }
         let index = CourtBundleIndex(service: w.service, createdUTC: created, exportedBy: w.exported_by, caseReference: w.case_reference,
-                                     recordings: recordings, files: files)
+                                     recordings: recordings, pins: hasPins ? pins : nil, files: files)
         guard index.signedBody == body else { throw EvidenceError("not in the form the records service writes (edited?)") }
         return (index, body, signature)
     }

@@ -6,7 +6,10 @@ import Foundation
 /// - `pin`: the service enrolled `device_id` with `device_key` (what a court bundle carries, so a checker
 ///   who trusts only the force's key can trust the device key).
 /// - `receipt`: the service holds `recording_id`, whose signed manifest has `manifest_sha256`, every
-///   segment verified, durable and catalogued. Only this lets a camera delete its copy.
+///   segment verified, durable and catalogued. Only this lets a camera delete its copy. Since pin history
+///   it also names `device_key`, the pinned key the manifest was verified with (the pin it was received
+///   under): an optional field this format always had, so readers of every version accept it, and
+///   receipts without it stay valid.
 /// - `assignment` / `checkin`: `officer` checked the camera out, or it was checked back in.
 public struct ServiceStatement: Equatable, Sendable {
     public static let format = "bodycam-statement/1"

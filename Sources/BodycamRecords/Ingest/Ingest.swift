@@ -172,19 +172,25 @@ public final class Ingest: Sendable {
         let segmentBytes = manifest.segments.reduce(0) { $0 + $1.bytes }
         return .receipt(try await catalogue.write { tx in
             if let existing = try tx.recording(manifest.recordingID) { return existing.receipt }
+            // The key is still the device's pinned one at commit: a revocation committed since the request was
+            // authenticated counts, so a revoked key never has anything received under it afterwards.
+            guard let device = try tx.device(manifest.deviceID), device.state == .enrolled, device.key == key else {
+                throw Refusal(.forbidden, "\(manifest.deviceID) is revoked, or enrolled with another key than \(key.fingerprint)")
+            }
             try tx.insertFile(file)
             try custody.append(tx, utc: utc, actor: manifest.deviceID, action: .upload, deviceID: manifest.deviceID,
                                recordingID: manifest.recordingID, officer: manifest.officer,
                                detail: "recording received: manifest sha256 \(sha256), \(manifest.segments.count) segment(s), \(segmentBytes) bytes, signature verified with the pinned key \(key.fingerprint)")
+            // The receipt names the device key the manifest was verified with (the pin it was received under).
             let statement = ServiceStatement(kind: .receipt, service: identity.fingerprint, deviceID: manifest.deviceID, utc: utc,
-                                             custodySeq: try custody.nextSeq(tx), recordingID: manifest.recordingID,
+                                             custodySeq: try custody.nextSeq(tx), deviceKey: key, recordingID: manifest.recordingID,
                                              manifestSHA256: sha256).signed(identity.sign)
             try custody.append(tx, utc: utc, actor: "service", action: .receipt, deviceID: manifest.deviceID, recordingID: manifest.recordingID,
                                officer: manifest.officer, detail: "receipt issued: statement sha256 \(Hex.sha256(statement))")
             try tx.insertRecording(RecordingRecord(
                 recordingID: manifest.recordingID, deviceID: manifest.deviceID, officer: manifest.officer, trigger: manifest.trigger,
                 startUTC: manifest.startUTC, endUTC: manifest.endUTC, markers: manifest.markers.count, frames: manifest.frames,
-                bytes: segmentBytes, manifestSHA256: sha256, receivedUTC: utc, receipt: statement))
+                bytes: segmentBytes, manifestSHA256: sha256, receivedUTC: utc, receipt: statement, pinFingerprint: key.fingerprintHex))
             return statement
         })
     }

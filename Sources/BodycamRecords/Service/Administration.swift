@@ -27,7 +27,8 @@ extension RecordsService {
         return token
     }
 
-    /// Revokes a device: its next request is refused, and it can enrol again only with a new token.
+    /// Revokes a device: its next request is refused, and it can enrol again only with a new token and a
+    /// new key. Its pin stays in the history, marked revoked: what it received before still verifies.
     public func revoke(deviceID: String) throws {
         let utc = clock()
         try catalogue.writeNow { tx in
@@ -37,6 +38,10 @@ extension RecordsService {
             d.revokedUTC = utc
             d.officer = nil
             try tx.saveDevice(d)
+            if var pin = try tx.pins(deviceID: deviceID).first(where: { $0.key == d.key }) {
+                pin.revokedUTC = utc
+                try tx.savePin(pin)
+            }
             try custody.append(tx, utc: utc, actor: Self.adminActor, action: .revoke, deviceID: deviceID,
                                detail: "revoked (key \(d.key.fingerprint) no longer accepted)")
         }

@@ -16,7 +16,8 @@ extension RecordsService {
     /// `POST /v1/enrol`: pins the device key from `device_json` with a one-time token. The request must be
     /// signed by that key as that device. The token must be known, unused, unexpired and issued for this
     /// device. An enrolled device may enrol again with the same key (the same pin is answered); another
-    /// key needs a revocation and a token issued after it.
+    /// key needs a revocation and a token issued after it, and must be new: a key once pinned for the
+    /// device and revoked (a lost camera's) is never pinned again. Every pin is kept (`PinRecord`).
     public func enrol(signature sig: RequestSignature, method: String, target: String, body: [UInt8]) async throws -> RecordsWire.EnrolResponse {
         do {
             return try await enrolChecked(sig, method: method, target: target, body: body)
@@ -68,6 +69,9 @@ extension RecordsService {
                     guard token.issuedUTC >= (existing.revokedUTC ?? .max) else {
                         throw Refusal(.forbidden, "the enrolment token was issued before \(info.deviceID) was revoked: issue a new one")
                     }
+                    guard try !tx.pins(deviceID: info.deviceID).contains(where: { $0.key == info.publicKey }) else {
+                        throw Refusal(.forbidden, "key \(info.publicKey.fingerprint) was revoked for \(info.deviceID): enrol it again with a new key")
+                    }
                 }
             }
             let pin = ServiceStatement(kind: .pin, service: identity.fingerprint, deviceID: info.deviceID, utc: utc,
@@ -76,6 +80,7 @@ extension RecordsService {
                                detail: "key \(info.publicKey.fingerprint) pinned (pin statement sha256 \(Hex.sha256(pin)))")
             try tx.saveDevice(DeviceRecord(deviceID: info.deviceID, key: info.publicKey, state: .enrolled, lastSeq: sig.seq,
                                            enrolledUTC: utc, pin: pin))
+            try tx.savePin(PinRecord(deviceID: info.deviceID, key: info.publicKey, pin: pin, enrolledUTC: utc))
             try tx.markTokenUsed(sha256: tokenHash, utc: utc)
             return pin
         }

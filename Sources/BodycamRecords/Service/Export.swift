@@ -16,8 +16,9 @@ extension RecordsService {
     static let deviceCustodyActions: Set<CustodyEntry.Action> = [.enrol, .revoke, .upload, .assign, .checkin]
 
     /// Exports recordings as a court bundle into `folder` (new or empty) with `CourtBundle.write`: segments
-    /// (copied streamed from the blob store), manifests and signatures, receipts, the pin of each device
-    /// involved, each device's newest audit trail copy and head, and the custody lines about these
+    /// (copied streamed from the blob store), manifests and signatures, receipts, the pin each recording was
+    /// received under (one per key: a device enrolled again with a new key has two), for each of those
+    /// keys the device's newest audit trail copy and head signed by it, and the custody lines about these
     /// recordings and their devices. Then one custody `export` entry per recording (actor `admin`) naming
     /// the bundle's SHA-256. Refuses unknown or deleted recordings. Blocking.
     public func exportBundle(recordingIDs: [String], to folder: String, caseReference: String?, exportedBy: String,
@@ -28,7 +29,7 @@ extension RecordsService {
             guard EvidenceNames.RecordingID.parse(id) != nil else { throw AdminError("'\(id.prefix(60))' is not a recording id (DEVICE-NNNNNN, e.g. BWV-0001-000001)") }
             ids.append(id)
         }
-        let (records, devices, lines, auditFiles) = try catalogue.readNow { tx in
+        let (records, pins, lines, auditFiles) = try catalogue.readNow { tx in
             var records: [RecordingRecord] = []
             for id in ids {
                 guard let r = try tx.recording(id) else { throw AdminError("no recording \(id) in the catalogue") }
@@ -37,14 +38,20 @@ extension RecordsService {
                 }
                 records.append(r)
             }
-            var devices: [String: DeviceRecord] = [:]
+            // Each recording's pin: the one its manifest was verified with at receipt.
+            var pins: [String: PinRecord] = [:]
             var auditFiles: [String: [FileRecord]] = [:]
             for d in Set(records.map(\.deviceID)) {
-                guard let device = try tx.device(d) else { throw AdminError("device \(d) is not in the catalogue") }
-                devices[d] = device
+                let history = try tx.pins(deviceID: d)
+                for r in records where r.deviceID == d {
+                    guard let pin = history.first(where: { $0.fingerprint == r.pinFingerprint }) else {
+                        throw AdminError("\(r.recordingID): the pin it was received under (\(r.pinFingerprint ?? "not recorded")) is not in the catalogue")
+                    }
+                    pins[r.recordingID] = pin
+                }
                 auditFiles[d] = try tx.files(deviceID: d, folder: RecordsNames.auditFolder)
             }
-            return (records, devices, try tx.custodyLines(from: 1), auditFiles)
+            return (records, pins, try tx.custodyLines(from: 1), auditFiles)
         }
 
         // Recordings: manifest, signature and receipt from the catalogue and blobs; segments as files to copy.
@@ -63,23 +70,35 @@ extension RecordsService {
                 }
                 return .file(path)
             }
+            guard let pin = pins[r.recordingID] else { continue }
             recordings.append(CourtBundle.Recording(manifest: manifestBytes, signature: try blobs.readBlob(sig.sha256, limit: 4096),
-                                                    receipt: r.receipt, segments: segments))
+                                                    receipt: r.receipt, pin: pin.pin, segments: segments))
         }
 
-        // The newest audit trail copy of each device that has one with its head.
-        var trails: [String: CourtBundle.Trail] = [:]
+        // For each key the recordings were received under, the device's newest audit trail copy whose head
+        // that key signed (a device given a new key starts a new trail, signed by the new key).
+        var trails: [CourtBundle.Trail] = []
+        var trailDevices = Set<String>()
         for (device, files) in auditFiles {
-            let names = Set(files.map(\.file))
-            let newest = files.filter { $0.file.hasSuffix(".jsonl") && names.contains(String($0.file.dropLast(6)) + ".head.json") }
-                .max { $0.file < $1.file }
-            guard let newest, let head = files.first(where: { $0.file == String(newest.file.dropLast(6)) + ".head.json" }) else { continue }
-            trails[device] = CourtBundle.Trail(trail: try blobs.readBlob(newest.sha256, limit: AuditTrail.maxFileBytes),
-                                               head: try blobs.readBlob(head.sha256, limit: 4096))
+            let keys = Set(pins.values.filter { $0.deviceID == device }.map(\.key))
+            let byName = Dictionary(files.map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
+            var newest: [PublicKey: (entries: String, trail: FileRecord, head: [UInt8])] = [:]
+            for f in files where f.file.hasSuffix(".jsonl") {
+                let name = String(f.file.dropLast(6))
+                guard let headFile = byName[name + ".head.json"],
+                      let headBytes = try? blobs.readBlob(headFile.sha256, limit: 4096), let head = try? AuditHead.parse(headBytes),
+                      let key = keys.first(where: { $0.isValidSignature(head.signature, for: head.message) }),
+                      newest[key].map({ $0.entries < name }) ?? true else { continue }
+                newest[key] = (name, f, headBytes)
+            }
+            if !newest.isEmpty { trailDevices.insert(device) }
+            for (_, copy) in newest.sorted(by: { $0.value.entries < $1.value.entries }) {
+                trails.append(CourtBundle.Trail(trail: try blobs.readBlob(copy.trail.sha256, limit: AuditTrail.maxFileBytes), head: copy.head))
+            }
         }
 
         // Custody: every entry about these recordings, and the device entries (enrolment, revocation, trail copies).
-        let idSet = Set(ids), deviceSet = Set(devices.keys)
+        let idSet = Set(ids), deviceSet = Set(records.map(\.deviceID))
         let custodyLines = try lines.filter { line in
             let entry: CustodyEntry
             do { entry = try CustodyEntry.parse(line[...]).entry } catch { throw AdminError("the custody log is damaged (\((error as? EvidenceError)?.message ?? "\(error)"): run verify-store") }
@@ -88,11 +107,10 @@ extension RecordsService {
             return deviceSet.contains(d) && Self.deviceCustodyActions.contains(entry.action)
         }
 
-        let pins = devices.mapValues(\.pin)
         let utc = clock()
-        func write(_ trails: [String: CourtBundle.Trail]) throws(EvidenceError) -> CourtBundleIndex {
+        func write(_ trails: [CourtBundle.Trail]) throws(EvidenceError) -> CourtBundleIndex {
             try CourtBundle.write(to: folder, service: (identity.publicKey, identity.sign), exportedBy: exportedBy, caseReference: caseReference,
-                                  createdUTC: utc, recordings: recordings, pins: pins, trails: trails, custody: custodyLines)
+                                  createdUTC: utc, recordings: recordings, trails: trails, custody: custodyLines)
         }
         var result = ExportResult(folder: folder, recordings: ids.sorted(), files: 0, bundleSHA256: "")
         let index: CourtBundleIndex
@@ -100,8 +118,8 @@ extension RecordsService {
             // A trail copy the bundle's rules refuse (one that never logged a recording's manifest, say) is
             // left out rather than stopping the export: the bundle verifies without it. Anything else stops.
             guard first.message.hasPrefix("audit trail of "), !trails.isEmpty else { throw AdminError("export: \(first.message)") }
-            for d in trails.keys { result.trailsLeftOut[d] = first.message }
-            do { index = try write([:]) } catch { throw AdminError("export: \(error.message)") }
+            for d in trailDevices { result.trailsLeftOut[d] = first.message }
+            do { index = try write([]) } catch { throw AdminError("export: \(error.message)") }
         }
         let bundleBytes = (try? FileBytes.contents(folder + "/" + CourtBundleLayout.indexFile, limit: 16 << 20)) ?? []
         result.files = index.files.count + 1

@@ -18,8 +18,9 @@ public struct StoreCheckReport: Sendable {
 
 extension RecordsService {
     /// Checks the whole store: every live file's blob re-hashed (streamed) against the catalogue; every
-    /// live recording's manifest signed by its device's pinned key, its receipt signed by this service
-    /// and naming that manifest, and every segment it lists catalogued with its SHA-256 and size; the
+    /// live recording's manifest signed by the key of the pin it was received under (`pinFingerprint`, kept
+    /// in the pin history however often the device was re-keyed), its receipt signed by this service
+    /// and naming that manifest (and, if it names one, that key), and every segment it lists catalogued with its SHA-256 and size; the
     /// custody log's hash chain and signatures. Blocking; reads one blob at a time.
     public func verifyStore() throws -> StoreCheckReport {
         var report = StoreCheckReport()
@@ -45,8 +46,11 @@ extension RecordsService {
         let byName = Dictionary(files.map { ("\($0.deviceID)/\($0.folder)/\($0.file)", $0) }, uniquingKeysWith: { a, _ in a })
 
         // Recordings, a page at a time.
-        let devices = try catalogue.readNow { try $0.devices() }
-        let keys = Dictionary(devices.map { ($0.deviceID, $0.key) }, uniquingKeysWith: { a, _ in a })
+        // Every pinned key, by device and fingerprint.
+        let keys = try catalogue.readNow { tx in
+            try tx.devices().map { d in (d.deviceID, Dictionary(try tx.pins(deviceID: d.deviceID).map { ($0.fingerprint, $0.key) }, uniquingKeysWith: { a, _ in a })) }
+        }
+        let pins = Dictionary(keys, uniquingKeysWith: { a, _ in a })
         var filter = RecordingFilter()
         filter.limit = 1000
         while true {
@@ -72,7 +76,7 @@ extension RecordsService {
                     problem(where_, "manifest", "names \(manifest.recordingID) of \(manifest.deviceID)")
                 }
                 let sigName = "\(r.deviceID)/\(r.recordingID)/\(EvidenceNames.signatureName(id))"
-                if let key = keys[r.deviceID] {
+                if let key = r.pinFingerprint.flatMap({ pins[r.deviceID]?[$0] }) {
                     if let sig = byName[sigName], let bytes = try? blobs.readBlob(sig.sha256, limit: 4096), let signature = Signature(fileBytes: bytes) {
                         if !key.isValidSignature(signature, for: manifestBytes) {
                             problem(where_ + "/" + EvidenceNames.signatureName(id), "signature",
@@ -82,12 +86,14 @@ extension RecordsService {
                         problem(where_ + "/" + EvidenceNames.signatureName(id), "signature", "missing or unreadable")
                     }
                 } else {
-                    problem(where_, "pin", "device \(r.deviceID) is not in the catalogue")
+                    problem(where_, "pin", "the pin it was received under (\(r.pinFingerprint ?? "not recorded")) is not in \(r.deviceID)'s pin history")
                 }
                 do {
                     let receipt = try ServiceStatement.verify(r.receipt, key: identity.publicKey)
                     if receipt.kind != .receipt || receipt.recordingID != r.recordingID || receipt.manifestSHA256 != r.manifestSHA256 {
                         problem(where_ + "/" + r.recordingID + ".receipt", "receipt", "not a receipt for this recording and manifest")
+                    } else if let key = receipt.deviceKey, key.fingerprintHex != r.pinFingerprint {
+                        problem(where_ + "/" + r.recordingID + ".receipt", "receipt", "names device key \(key.fingerprint), the catalogue says the recording was received under \(r.pinFingerprint ?? "no pin")")
                     }
                 } catch {
                     problem(where_ + "/" + r.recordingID + ".receipt", "receipt", error.message)

@@ -22,6 +22,26 @@ public struct DeviceRecord: Equatable, Sendable {
     }
 }
 
+/// One key a device was enrolled with, kept for good: the pin history. A device revoked and enrolled
+/// again with a new key has one per key; each recording names the one its manifest was verified with
+/// (`RecordingRecord.pinFingerprint`), so what a revoked key signed before its revocation still verifies
+/// (export, verify-store) for as long as the recording is kept.
+public struct PinRecord: Equatable, Sendable {
+    public var deviceID: String
+    /// The key's `fingerprintHex` (16 hex digits): what recordings and court bundle pin files name.
+    public var fingerprint: String { key.fingerprintHex }
+    public var key: PublicKey
+    /// The signed `pin` statement given at that enrolment.
+    public var pin: [UInt8]
+    public var enrolledUTC: Int64
+    /// When the key was revoked (nil: it is the device's current key).
+    public var revokedUTC: Int64?
+
+    public init(deviceID: String, key: PublicKey, pin: [UInt8], enrolledUTC: Int64, revokedUTC: Int64? = nil) {
+        (self.deviceID, self.key, self.pin, self.enrolledUTC, self.revokedUTC) = (deviceID, key, pin, enrolledUTC, revokedUTC)
+    }
+}
+
 /// A one-time enrolment token, stored only as its SHA-256.
 public struct EnrolmentToken: Equatable, Sendable {
     public var sha256: String
@@ -91,6 +111,10 @@ public struct RecordingRecord: Equatable, Sendable {
     public var receivedUTC: Int64
     /// The signed receipt given to the camera (answered again if it asks again).
     public var receipt: [UInt8]
+    /// The pin (its key's `fingerprintHex`) the manifest was verified with at receipt: the recording is
+    /// checked under that key for good, whatever the device's key is now. Nil only for a recording the
+    /// pin-history migration found no device for.
+    public var pinFingerprint: String?
     /// Retention (Service/Retention.swift): the category, its case reference (evidential only), and the
     /// reason of a hold (nil: not on hold). Nothing on hold is ever deleted.
     public var category: RetentionCategory
@@ -105,12 +129,12 @@ public struct RecordingRecord: Equatable, Sendable {
     public init(recordingID: String, deviceID: String, officer: String?, trigger: String, startUTC: Int64, endUTC: Int64, markers: Int,
                 frames: Int, bytes: Int, manifestSHA256: String, receivedUTC: Int64, receipt: [UInt8],
                 category: RetentionCategory = .nonEvidential, caseReference: String? = nil, holdReason: String? = nil,
-                deletedUTC: Int64? = nil, deletedReason: String? = nil, purgedUTC: Int64? = nil) {
+                deletedUTC: Int64? = nil, deletedReason: String? = nil, purgedUTC: Int64? = nil, pinFingerprint: String? = nil) {
         (self.recordingID, self.deviceID, self.officer, self.trigger) = (recordingID, deviceID, officer, trigger)
         (self.startUTC, self.endUTC, self.markers, self.frames, self.bytes) = (startUTC, endUTC, markers, frames, bytes)
         (self.manifestSHA256, self.receivedUTC, self.receipt) = (manifestSHA256, receivedUTC, receipt)
         (self.category, self.caseReference, self.holdReason) = (category, caseReference, holdReason)
-        (self.deletedUTC, self.deletedReason, self.purgedUTC) = (deletedUTC, deletedReason, purgedUTC)
+        (self.deletedUTC, self.deletedReason, self.purgedUTC, self.pinFingerprint) = (deletedUTC, deletedReason, purgedUTC, pinFingerprint)
     }
 
     public var isDeleted: Bool { deletedUTC != nil }
@@ -142,6 +166,10 @@ public protocol CatalogueTransaction {
     func device(_ id: String) throws -> DeviceRecord?
     func devices() throws -> [DeviceRecord]
     func saveDevice(_ device: DeviceRecord) throws
+    /// Every key the device was enrolled with, oldest first (its current one last).
+    func pins(deviceID: String) throws -> [PinRecord]
+    /// Adds a pin to the history, or saves its revocation.
+    func savePin(_ pin: PinRecord) throws
 
     func insertToken(_ token: EnrolmentToken) throws
     func token(sha256: String) throws -> EnrolmentToken?

@@ -60,6 +60,25 @@ public final class SQLiteCatalogue: Catalogue {
                 CREATE INDEX file_sha256 ON file(sha256);
                 """)
         }
+        // Pin history: every key a device was enrolled with, and the one each recording was verified with.
+        // Before, only a device's current pin was kept: the history starts with it, and every recording is
+        // taken to have been received under it (true unless the device was re-keyed before this migration;
+        // the pin it had then was not kept, and verify-store says so for its recordings).
+        m.registerMigration("v3-pin-history") { db in
+            try db.execute(sql: """
+                CREATE TABLE device_pin (
+                    device_id TEXT NOT NULL, key_fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, pin BLOB NOT NULL,
+                    enrolled_utc INTEGER NOT NULL, revoked_utc INTEGER, PRIMARY KEY (device_id, key_fingerprint));
+                ALTER TABLE recording ADD COLUMN pin_fingerprint TEXT;
+                """)
+            let tx = SQLiteTransaction(db: db)
+            for d in try tx.devices() {
+                try tx.savePin(PinRecord(deviceID: d.deviceID, key: d.key, pin: d.pin, enrolledUTC: d.enrolledUTC, revokedUTC: d.revokedUTC))
+            }
+            try db.execute(sql: """
+                UPDATE recording SET pin_fingerprint = (SELECT p.key_fingerprint FROM device_pin p WHERE p.device_id = recording.device_id)
+                """)
+        }
         return m
     }
 
@@ -133,6 +152,22 @@ struct SQLiteTransaction: CatalogueTransaction {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [d.deviceID, d.key.hex, d.state.rawValue, Int64(bitPattern: d.lastSeq), d.enrolledUTC, d.revokedUTC,
                              Data(d.pin), d.officer])
+    }
+
+    func pins(deviceID: String) throws -> [PinRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM device_pin WHERE device_id = ? ORDER BY enrolled_utc, key_fingerprint", arguments: [deviceID]).map { row in
+            let id = try text(row, "device_id"), fingerprint = try text(row, "key_fingerprint")
+            guard let key = PublicKey(hex: try text(row, "public_key")), key.fingerprintHex == fingerprint else {
+                throw CatalogueDamage(description: "catalogue: pin \(fingerprint) of device \(id) damaged")
+            }
+            return PinRecord(deviceID: id, key: key, pin: try blob(row, "pin"), enrolledUTC: try int(row, "enrolled_utc"), revokedUTC: row["revoked_utc"])
+        }
+    }
+
+    func savePin(_ p: PinRecord) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO device_pin (device_id, key_fingerprint, public_key, pin, enrolled_utc, revoked_utc) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [p.deviceID, p.fingerprint, p.key.hex, Data(p.pin), p.enrolledUTC, p.revokedUTC])
     }
 
     // MARK: Enrolment tokens
@@ -244,7 +279,7 @@ struct SQLiteTransaction: CatalogueTransaction {
                                manifestSHA256: try text(row, "manifest_sha256"), receivedUTC: try int(row, "received_utc"),
                                receipt: try blob(row, "receipt"), category: category, caseReference: row["case_reference"],
                                holdReason: row["hold_reason"], deletedUTC: row["deleted_utc"], deletedReason: row["deleted_reason"],
-                               purgedUTC: row["purged_utc"])
+                               purgedUTC: row["purged_utc"], pinFingerprint: row["pin_fingerprint"])
     }
 
     func recording(_ id: String) throws -> RecordingRecord? {
@@ -270,11 +305,11 @@ struct SQLiteTransaction: CatalogueTransaction {
         try db.execute(sql: """
             INSERT INTO recording (recording_id, device_id, officer, trigger, start_utc, end_utc, markers, frames, bytes,
                                    manifest_sha256, received_utc, receipt, category, case_reference, hold_reason,
-                                   deleted_utc, deleted_reason, purged_utc)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   deleted_utc, deleted_reason, purged_utc, pin_fingerprint)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [r.recordingID, r.deviceID, r.officer, r.trigger, r.startUTC, r.endUTC, r.markers, r.frames, r.bytes,
                              r.manifestSHA256, r.receivedUTC, Data(r.receipt), r.category.rawValue, r.caseReference, r.holdReason,
-                             r.deletedUTC, r.deletedReason, r.purgedUTC])
+                             r.deletedUTC, r.deletedReason, r.purgedUTC, r.pinFingerprint])
     }
 
     func updateRetention(_ r: RecordingRecord) throws {
