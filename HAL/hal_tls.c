@@ -48,6 +48,9 @@ hal_tls_client *hal_tls_client_new(const char *ca_file, char *err, size_t errlen
     // A service that drops the connection without close_notify is a closed connection, not a failure:
     // the HTTP layer knows from Content-Length whether an answer was whole.
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    // A service asking to renegotiate (TLS 1.2) is refused: the session is the one whose certificate was
+    // checked at the handshake, and nothing on the dock link needs another.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     // Writes return what fitted (the Swift side loops and polls), from wherever its buffer now is.
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : SSL_CTX_set_default_verify_paths(ctx);
@@ -89,8 +92,10 @@ hal_tls_conn *hal_tls_conn_new(hal_tls_client *client, int fd, const char *host,
     if (ok && is_ip_address(host)) {
         ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl), host) == 1;
     } else if (ok) {
-        // Wildcards only in the leftmost label, never partial ("*.example", not "r*.example").
-        SSL_set_hostflags(conn->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        // Wildcards only in the leftmost label, never partial ("*.example", not "r*.example"); the name only
+        // from the certificate's DNS names, never from its subject's CN (which OpenSSL falls back to when
+        // there are none).
+        SSL_set_hostflags(conn->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
         ok = SSL_set1_host(conn->ssl, host) == 1 && SSL_set_tlsext_host_name(conn->ssl, host) == 1;
     }
     if (!ok) {
@@ -138,11 +143,45 @@ static long outcome(hal_tls_conn *conn, int ret, const char *what) {
     }
 }
 
+// OpenSSL writes to the socket with write(2), which raises SIGPIPE on a connection the peer reset; the
+// camera must see EPIPE instead, whatever the process's signal handling. Not only SSL_write writes: the
+// handshake sends its flights, and a read sends alerts (a refused renegotiation, a bad record). SIGPIPE
+// is blocked around each call on this thread and a pending one taken away, so it is never delivered.
+// pipe_block returns whether one was already pending (and is then left alone).
+static int pipe_block(sigset_t *old) {
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigemptyset(&pending);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, old);
+    return was_pending;
+}
+
+static void pipe_restore(const sigset_t *old, int was_pending) {
+    int saved = errno;
+    if (!was_pending) {
+        sigset_t pipe_set, pending;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        sigemptyset(&pending);
+        struct timespec zero = {0, 0};
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE)) sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+    errno = saved;
+}
+
 int hal_tls_handshake(hal_tls_conn *conn) {
     conn->err[0] = 0;
     ERR_clear_error();
+    sigset_t old;
+    int was_pending = pipe_block(&old);
     errno = 0;
     int r = SSL_connect(conn->ssl);
+    pipe_restore(&old, was_pending);
     if (r == 1) return HAL_TLS_DONE;
     long o = outcome(conn, r, "TLS handshake");
     if (o == HAL_TLS_CLOSED) {
@@ -155,38 +194,25 @@ int hal_tls_handshake(hal_tls_conn *conn) {
 long hal_tls_read(hal_tls_conn *conn, void *buf, size_t len) {
     conn->err[0] = 0;
     ERR_clear_error();
+    sigset_t old;
+    int was_pending = pipe_block(&old);
     errno = 0;
     size_t n = 0;
     int r = SSL_read_ex(conn->ssl, buf, len, &n);
+    pipe_restore(&old, was_pending);
     if (r == 1) return (long)n;
     return outcome(conn, r, "TLS read");
 }
 
-// OpenSSL writes to the socket with write(2), which raises SIGPIPE on a connection the peer reset; the
-// camera must see EPIPE instead, whatever the process's signal handling. SIGPIPE is blocked around the
-// write on this thread and a pending one taken away, so it is never delivered.
 long hal_tls_write(hal_tls_conn *conn, const void *buf, size_t len) {
     conn->err[0] = 0;
     ERR_clear_error();
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigset_t pending;
-    sigemptyset(&pending);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigset_t old;
+    int was_pending = pipe_block(&old);
     errno = 0;
     size_t n = 0;
     int r = SSL_write_ex(conn->ssl, buf, len, &n);
-    int saved = errno;
-    if (!was_pending) {
-        struct timespec zero = {0, 0};
-        sigpending(&pending);
-        if (sigismember(&pending, SIGPIPE)) sigtimedwait(&pipe_set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = saved;
+    pipe_restore(&old, was_pending);
     if (r == 1) return (long)n;
     return outcome(conn, r, "TLS write");
 }
