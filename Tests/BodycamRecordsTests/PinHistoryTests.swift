@@ -103,21 +103,28 @@ import Testing
                      "the script no longer makes a copy of each trail with the same entry count: \(files.map(\.file).sorted())")
 
         let ids = try await s.recordings().map(\.recordingID).sorted()
-        let work = TestFolders.make()
-        let bundle = work + "/bundle"
-        let export = try CommandTests.run(["export"] + ids + ["--out", bundle, "--by", "DC 1234 Smith", "--data", s.data])
-        #expect(export.status == 0 && !export.stderr.contains("left out"), "\(export.stderr)")
+        let bundle = try Self.exportVerifyingEveryTrail(ids, data: s.data)
         for key in [keyA, keyB] {
             let trails = PosixFile.list(bundle + "/" + CourtBundleLayout.auditFolder("BWV-0001", fingerprint: key.fingerprintHex))
             // The newest copy of each trail.
             #expect(trails.contains(RecordsNames.auditCopy(entries: entries(key, heads: false).max() ?? 0, fingerprint: nil)), "\(trails)")
         }
+    }
+
+    /// Exports `ids` from the store in `data` with no trail left out; the bundle verifies trusting only the
+    /// records key, and so does the store (`verify-store`). Returns the bundle's folder.
+    static func exportVerifyingEveryTrail(_ ids: [String], data: String) throws -> String {
+        let work = TestFolders.make()
+        let bundle = work + "/bundle"
+        let export = try CommandTests.run(["export"] + ids + ["--out", bundle, "--by", "DC 1234 Smith", "--data", data])
+        #expect(export.status == 0 && !export.stderr.contains("left out"), "\(export.stderr)")
         let keys = work + "/trusted-keys"
-        try CommandTests.run(["key", "--data", s.data]).stdout.write(toFile: keys, atomically: true, encoding: .utf8)
+        try CommandTests.run(["key", "--data", data]).stdout.write(toFile: keys, atomically: true, encoding: .utf8)
         let verified = try ExportTests.run(ExportTests.camera, ["verify", bundle, "--trusted-keys", keys])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
-        let store = try CommandTests.run(["verify-store", "--data", s.data])
+        let store = try CommandTests.run(["verify-store", "--data", data])
         #expect(store.status == 0, "\(store.stdout)\(store.stderr)")
+        return bundle
     }
 
     /// A store from before fingerprinted names (`000000123.jsonl`, as an older service or camera left them):
@@ -137,18 +144,9 @@ import Testing
         }
         try queue.close()
         #expect(renamed >= 2)
-        let work = TestFolders.make()
-        let bundle = work + "/bundle"
-        let export = try CommandTests.run(["export"] + ids + ["--out", bundle, "--by", "DC 1234 Smith", "--data", s.data])
-        #expect(export.status == 0 && !export.stderr.contains("left out"), "\(export.stderr)")
+        let bundle = try Self.exportVerifyingEveryTrail(ids, data: s.data)
         let trails = PosixFile.list(bundle + "/" + CourtBundleLayout.auditFolder("BWV-0001", fingerprint: keyA.fingerprintHex))
         #expect(trails.contains { $0.hasSuffix(".jsonl") } && trails.contains { $0.hasSuffix(".head.json") }, "\(trails)")
-        let keys = work + "/trusted-keys"
-        try CommandTests.run(["key", "--data", s.data]).stdout.write(toFile: keys, atomically: true, encoding: .utf8)
-        let verified = try ExportTests.run(ExportTests.camera, ["verify", bundle, "--trusted-keys", keys])
-        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
-        let store = try CommandTests.run(["verify-store", "--data", s.data])
-        #expect(store.status == 0, "\(store.stdout)\(store.stderr)")
     }
 
     /// The old key vouches for nothing received after the revocation: the revoked camera is refused, a
