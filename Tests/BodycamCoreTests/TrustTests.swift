@@ -317,7 +317,9 @@ struct TrustTests {
         try FileManager.default.removeItem(atPath: records + "/" + RecordsNames.trustedKeysFile)
         try FileManager.default.removeItem(atPath: records + "/BWV-0001/" + DeviceIdentity.infoFileName)
         let out = try TestSupport.bodycam(["run", "--strict", "--storage", storage, "--records", records, "--offload-rate", "100000000"] + Self.options,
-                                          stdin: Self.docks(8) + "quit\n")
+                                          // A dock cycle logs 9 entries, stealth on or off 1: eighteen (stealth off
+                                          // again) put the new trail's copies on entry counts of the old trail's.
+                                          stdin: String(repeating: "hold function 3s\nwait 2s\n", count: 18) + Self.docks(8) + "quit\n")
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.events("offload").allSatisfy { $0["action"] as? String != "failed" }, "\(out.stdout)")
         let keyB = try DeviceInfo.read(storage + "/state/" + DeviceIdentity.infoFileName).publicKey
@@ -351,7 +353,7 @@ struct TrustTests {
         let copies = names.compactMap { RecordsNames.AuditCopy.parse($0) }
         #expect(copies.count == 4 && copies.allSatisfy { $0.fingerprint != nil }, "\(names)")
         // The oldest copy as an older camera named it: one trail with the newer ones.
-        let oldest = try #require(copies.min { $0.entries < $1.entries })
+        let oldest = try #require(copies.min { $0.entries < $1.entries }).trail
         for c in [oldest, oldest.head] {
             try FileManager.default.moveItem(atPath: audit + "/" + c.file, toPath: audit + "/" + RecordsNames.AuditCopy(entries: c.entries, fingerprint: nil, isHead: c.isHead).file)
         }

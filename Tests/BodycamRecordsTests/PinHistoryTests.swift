@@ -39,7 +39,7 @@ import Testing
     /// BWV-0001 enrolled with key A docks a recording; it is revoked; the same camera gets a new key B (its
     /// identity files removed: it makes a new key and a new audit trail, keeps its recording numbers) and
     /// docks another under a new enrolment.
-    static func reKeyedCamera(_ name: String = #function, script: String = script) async throws -> (RunningService, keyA: PublicKey, keyB: PublicKey) {
+    static func reKeyedCamera(_ name: String = #function, script: String = script, scriptB: String? = nil) async throws -> (RunningService, keyA: PublicKey, keyB: PublicKey) {
         let s = try await RunningService.start(name)
         try s.service.addOfficer(id: "PC-1", name: "One", trained: true)
         let storage = TestFolders.make("camera")
@@ -51,7 +51,7 @@ import Testing
         for name in [DeviceIdentity.keyFileName, DeviceIdentity.infoFileName] {
             try FileManager.default.removeItem(atPath: storage + "/state/" + name)
         }
-        try await dock(s, storage: storage, script: script)
+        try await dock(s, storage: storage, script: scriptB ?? script)
         let keyB = try DeviceInfo.read(storage + "/state/" + DeviceIdentity.infoFileName).publicKey
         #expect(keyA != keyB)
         return (s, keyA, keyB)
@@ -83,13 +83,16 @@ import Testing
     /// The default script, then more docks: one audit trail copy per dock.
     static let manyDocks = script.replacingOccurrences(of: "quit\n", with: "")
         + String(repeating: "undock\nwait 1s\ndock\nwait 5s\n", count: 8) + "quit\n"
+    /// A dock cycle logs 9 entries; stealth on or off 1 (`hold function`): six (stealth off again) put the
+    /// new trail's copies on entry counts of the old trail's.
+    static let manyDocksB = String(repeating: "hold function 3s\nwait 2s\n", count: 6) + manyDocks
 
     /// The re-keyed camera's new trail reaches entry counts the old trail's copies were named by: its copies
     /// are named by its key's fingerprint, so none is refused as different (write-once), and both trails
     /// are kept, exported (each with its own key's pin) and verified.
     @Test func aReKeyedCamerasNewTrailIsNotRefusedWhereTheOldTrailHasACopyOfTheSameLength() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ExportTests.camera), "build it first: swift build")
-        let (s, keyA, keyB) = try await Self.reKeyedCamera(script: Self.manyDocks)
+        let (s, keyA, keyB) = try await Self.reKeyedCamera(script: Self.manyDocks, scriptB: Self.manyDocksB)
         defer { s.stop() }
         let files = try await s.service.catalogue.read { try $0.files(deviceID: "BWV-0001", folder: RecordsNames.auditFolder) }
         let copies = files.compactMap { RecordsNames.AuditCopy.parse($0.file) }
