@@ -283,9 +283,89 @@ struct TrustTests {
         #expect(try FileBytes.contents(records + "/BWV-7/BWV-7-000001/BWV-7-000001.manifest.sig") == first)
         // Names from data that are not evidence names are refused outright.
         for (folder, file) in [("BWV-7-000001", "../x"), ("..", "BWV-7-000001.manifest.sig"), ("BWV-8-000001", "BWV-8-000001.manifest.sig"),
-                               ("audit", "12.jsonl"), ("BWV-7-000001", "BWV-7-000001.manifest.sig/..")] {
+                               ("audit", "12.jsonl"), ("BWV-7-000001", "BWV-7-000001.manifest.sig/.."),
+                               // Audit copies: 9 digits, then optionally a dot and a key's 16 lower-case hex digits.
+                               ("audit", "000000012.../x.jsonl"), ("audit", "000000012./../../x.jsonl"), ("audit", "../000000012.jsonl"),
+                               ("audit", "000000012.0123456789abcde.jsonl"), ("audit", "000000012.0123456789abcdef0.head.json"),
+                               ("audit", "000000012.0123456789ABCDEF.jsonl"), ("audit", "000000012.0123456789abcdeg.head.json"),
+                               ("audit", "000000012..jsonl"), ("audit", "000000012.0123456789abcdef.0123456789abcdef.jsonl"),
+                               ("audit", "000000012.0123456789abcdef.json"), ("audit", "00000001x.0123456789abcdef.jsonl"),
+                               ("audit", ".0123456789abcdef.jsonl"), ("audit", "000000012.0123456789abcdef/.jsonl")] {
             #expect(throws: RecordsError.self) { _ = try target.begin(device: "BWV-7", folder: folder, file: file) }
         }
+        for file in ["000000012.jsonl", "000000012.head.json", "000000012.0123456789abcdef.jsonl", "000000012.0123456789abcdef.head.json"] {
+            #expect(RecordsNames.isAcceptable(device: "BWV-7", folder: RecordsNames.auditFolder, file: file), "\(file)")
+            #expect(RecordsNames.AuditCopy.parse(file)?.file == file)
+        }
+        #expect(RecordsNames.auditCopy(entries: 12, fingerprint: "0123456789abcdef") == "000000012.0123456789abcdef.jsonl")
+        #expect(RecordsNames.AuditCopy.parse("000000012.0123456789abcdef.head.json")?.trail.file == "000000012.0123456789abcdef.jsonl")
+    }
+
+    /// Dock cycles: one audit trail copy at the records per dock.
+    static func docks(_ n: Int) -> String { String(repeating: "dock\nwait 5s\nundock\nwait 1s\n", count: n) }
+
+    /// A camera given a new key (its key removed: a new key, its old trail quarantined, a new trail begun)
+    /// docks into records whose operator re-pinned the device (the pin and device.json removed): the new
+    /// trail's copies take names of their own (the key's fingerprint) even where an old copy has the same
+    /// entry count, so none is refused as different; each trail verifies under its own key.
+    @Test func aReKeyedCameraKeepsItsNewTrailApartFromTheOldOne() throws {
+        let records = TestSupport.temporaryDirectory("records")
+        let storage = try Self.storage(script: Self.twoRecordings + Self.docks(8), records: records)
+        let keysA = try TestSupport.trustedKeys([storage])
+        let keyA = try DeviceInfo.read(storage + "/state/" + DeviceIdentity.infoFileName).publicKey
+        for name in [DeviceIdentity.keyFileName, DeviceIdentity.infoFileName] { try FileManager.default.removeItem(atPath: storage + "/state/" + name) }
+        try FileManager.default.removeItem(atPath: records + "/" + RecordsNames.trustedKeysFile)
+        try FileManager.default.removeItem(atPath: records + "/BWV-0001/" + DeviceIdentity.infoFileName)
+        let out = try TestSupport.bodycam(["run", "--strict", "--storage", storage, "--records", records, "--offload-rate", "100000000"] + Self.options,
+                                          // A dock cycle logs 9 entries, stealth on or off 1: eighteen (stealth off
+                                          // again) put the new trail's copies on entry counts of the old trail's.
+                                          stdin: String(repeating: "hold function 3s\nwait 2s\n", count: 18) + Self.docks(8) + "quit\n")
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.events("offload").allSatisfy { $0["action"] as? String != "failed" }, "\(out.stdout)")
+        let keyB = try DeviceInfo.read(storage + "/state/" + DeviceIdentity.infoFileName).publicKey
+        #expect(keyA != keyB)
+        let copies = try FileManager.default.contentsOfDirectory(atPath: records + "/BWV-0001/audit").compactMap { RecordsNames.AuditCopy.parse($0) }
+        let a = Set(copies.filter { !$0.isHead && $0.fingerprint == keyA.fingerprintHex }.map(\.entries))
+        let b = Set(copies.filter { !$0.isHead && $0.fingerprint == keyB.fingerprintHex }.map(\.entries))
+        #expect(a.count == 8 && b.count == 8, "\(copies.map(\.file).sorted())")
+        try #require(!a.isDisjoint(with: b), "the scripts no longer make a copy of each trail with the same entry count: \(a.sorted()) \(b.sorted())")
+        // Each trail verifies under its key; the other key's trail is named, not taken for this one.
+        // The old trail verifies under key A; the new one is checked under key B (and names the old trail it
+        // set aside at boot: `audit-quarantined`, which a records folder's check counts against it); each
+        // names the other key's trail as another key's, not a damaged copy of its own.
+        for (keys, own, other) in [(keysA, keyA, keyB), (records + "/trusted-keys", keyB, keyA)] {
+            let verify = try TestSupport.verify(records, keys: keys)
+            #expect(verify.lines.contains { $0.contains(".\(own.fingerprintHex).jsonl") && ($0.hasPrefix("ok") || $0.contains("set aside at boot")) },
+                    "\(verify.stdout)")
+            #expect(verify.lines.contains { $0.hasPrefix("FAIL") && $0.contains(".\(other.fingerprintHex).jsonl") && $0.contains("new key") },
+                    "\(verify.stdout)")
+        }
+        #expect(try TestSupport.verify(records, keys: keysA).lines.contains { $0.hasPrefix("ok") && $0.contains(".\(keyA.fingerprintHex).jsonl") })
+    }
+
+    /// Records docked before fingerprinted names (`audit/000000123.jsonl`): still verified, alone or
+    /// followed by fingerprinted copies of the same trail.
+    @Test func auditCopiesNamedBeforeFingerprintsStillVerify() throws {
+        let records = TestSupport.temporaryDirectory("records")
+        _ = try Self.storage(script: Self.twoRecordings + Self.docks(2), records: records)
+        let audit = records + "/BWV-0001/audit"
+        let names = try FileManager.default.contentsOfDirectory(atPath: audit).sorted()
+        let copies = names.compactMap { RecordsNames.AuditCopy.parse($0) }
+        #expect(copies.count == 4 && copies.allSatisfy { $0.fingerprint != nil }, "\(names)")
+        // The oldest copy as an older camera named it: one trail with the newer ones.
+        let oldest = try #require(copies.min { $0.entries < $1.entries }).trail
+        for c in [oldest, oldest.head] {
+            try FileManager.default.moveItem(atPath: audit + "/" + c.file, toPath: audit + "/" + RecordsNames.AuditCopy(entries: c.entries, fingerprint: nil, isHead: c.isHead).file)
+        }
+        let mixed = try TestSupport.verifyRecords(records)
+        #expect(mixed.status == 0, "\(mixed.stdout)")
+        // All of them so.
+        for c in copies where c.entries != oldest.entries {
+            try FileManager.default.moveItem(atPath: audit + "/" + c.file, toPath: audit + "/" + RecordsNames.AuditCopy(entries: c.entries, fingerprint: nil, isHead: c.isHead).file)
+        }
+        let legacy = try TestSupport.verifyRecords(records)
+        #expect(legacy.status == 0, "\(legacy.stdout)")
+        #expect(legacy.lines.contains { $0.hasPrefix("ok") && $0.contains("/audit/") }, "\(legacy.stdout)")
     }
 
     // MARK: - Ids and time only move forward

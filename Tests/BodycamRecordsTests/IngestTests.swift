@@ -165,7 +165,8 @@ import Glibc
         let (s, device) = try await serviceWithDevice()
         defer { s.stop() }
         let (trail, head) = AuditFixture.trail(device.identity, entries: 3)
-        let trailName = RecordsNames.auditCopy(entries: 3), headName = RecordsNames.auditHeadCopy(entries: 3)
+        let fp = device.identity.publicKey.fingerprintHex
+        let trailName = RecordsNames.auditCopy(entries: 3, fingerprint: fp), headName = RecordsNames.auditHeadCopy(entries: 3, fingerprint: fp)
         // The head before its trail: refused.
         #expect(try await device.upload(RecordsNames.auditFolder, headName, head).status == 422)
         #expect(try await device.upload(RecordsNames.auditFolder, trailName, trail).status == 200)
@@ -175,8 +176,20 @@ import Glibc
         // A head signed by another key for a trail of the same length: refused.
         let stranger = try TestDevice(device.id, port: s.port)
         let (trail2, head2) = AuditFixture.trail(device.identity, entries: 2, headSigner: stranger.identity)
-        #expect(try await device.upload(RecordsNames.auditFolder, RecordsNames.auditCopy(entries: 2), trail2).status == 200)
-        #expect(try await device.upload(RecordsNames.auditFolder, RecordsNames.auditHeadCopy(entries: 2), head2).status == 422)
+        #expect(try await device.upload(RecordsNames.auditFolder, RecordsNames.auditCopy(entries: 2, fingerprint: fp), trail2).status == 200)
+        #expect(try await device.upload(RecordsNames.auditFolder, RecordsNames.auditHeadCopy(entries: 2, fingerprint: fp), head2).status == 422)
+        // A copy named by a key that is not the device's pinned key: refused.
+        let other = stranger.identity.publicKey.fingerprintHex
+        let misnamed = try await device.upload(RecordsNames.auditFolder, RecordsNames.auditCopy(entries: 3, fingerprint: other), trail)
+        #expect(misnamed.status == 422 && misnamed.text.contains("pinned"), "\(misnamed.text)")
+        // An older camera's names (no fingerprint) are still taken, and checked the same way.
+        #expect(try await device.upload(RecordsNames.auditFolder, RecordsNames.auditCopy(entries: 3, fingerprint: nil), trail).status == 200)
+        let old = try await device.upload(RecordsNames.auditFolder, RecordsNames.auditHeadCopy(entries: 3, fingerprint: nil), head)
+        #expect(old.status == 200, "\(old.text)")
+        // Hostile names never reach the store: the route's name check refuses them.
+        for file in ["000000003.0123456789abcde.jsonl", "000000003.0123456789ABCDEF.jsonl", "000000003.%2e%2e.jsonl", "000000003.jsonl.jsonl"] {
+            #expect(try await device.upload(RecordsNames.auditFolder, file, trail).status != 200, "\(file)")
+        }
     }
 }
 

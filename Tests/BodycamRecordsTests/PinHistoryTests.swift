@@ -26,7 +26,7 @@ import Testing
         """
 
     /// One dock of the real camera on `storage` with a fresh enrolment token.
-    static func dock(_ s: RunningService, storage: String) async throws {
+    static func dock(_ s: RunningService, storage: String, script: String = script) async throws {
         let token = try s.service.issueEnrolmentToken(deviceID: "BWV-0001", lifetime: 86_400_000_000_000)
         let out = try await Blocking.run {
             try ExportTests.run(ExportTests.camera, ["run", "--strict", "--storage", storage, "--device-id", "BWV-0001",
@@ -39,11 +39,11 @@ import Testing
     /// BWV-0001 enrolled with key A docks a recording; it is revoked; the same camera gets a new key B (its
     /// identity files removed: it makes a new key and a new audit trail, keeps its recording numbers) and
     /// docks another under a new enrolment.
-    static func reKeyedCamera(_ name: String = #function) async throws -> (RunningService, keyA: PublicKey, keyB: PublicKey) {
+    static func reKeyedCamera(_ name: String = #function, script: String = script, scriptB: String? = nil) async throws -> (RunningService, keyA: PublicKey, keyB: PublicKey) {
         let s = try await RunningService.start(name)
         try s.service.addOfficer(id: "PC-1", name: "One", trained: true)
         let storage = TestFolders.make("camera")
-        try await dock(s, storage: storage)
+        try await dock(s, storage: storage, script: script)
         let keyA = try DeviceInfo.read(storage + "/state/" + DeviceIdentity.infoFileName).publicKey
         s.clock.advance(seconds: 60)
         try s.service.revoke(deviceID: "BWV-0001")
@@ -51,7 +51,7 @@ import Testing
         for name in [DeviceIdentity.keyFileName, DeviceIdentity.infoFileName] {
             try FileManager.default.removeItem(atPath: storage + "/state/" + name)
         }
-        try await dock(s, storage: storage)
+        try await dock(s, storage: storage, script: scriptB ?? script)
         let keyB = try DeviceInfo.read(storage + "/state/" + DeviceIdentity.infoFileName).publicKey
         #expect(keyA != keyB)
         return (s, keyA, keyB)
@@ -78,6 +78,79 @@ import Testing
 
         let store = try CommandTests.run(["verify-store", "--data", s.data])
         #expect(store.status == 0, "\(store.stdout)\(store.stderr)")
+    }
+
+    /// The default script, then more docks: one audit trail copy per dock.
+    static let manyDocks = script.replacingOccurrences(of: "quit\n", with: "")
+        + String(repeating: "undock\nwait 1s\ndock\nwait 5s\n", count: 8) + "quit\n"
+    /// A dock cycle logs 9 entries; stealth on or off 1 (`hold function`): six (stealth off again) put the
+    /// new trail's copies on entry counts of the old trail's.
+    static let manyDocksB = String(repeating: "hold function 3s\nwait 2s\n", count: 6) + manyDocks
+
+    /// The re-keyed camera's new trail reaches entry counts the old trail's copies were named by: its copies
+    /// are named by its key's fingerprint, so none is refused as different (write-once), and both trails
+    /// are kept, exported (each with its own key's pin) and verified.
+    @Test func aReKeyedCamerasNewTrailIsNotRefusedWhereTheOldTrailHasACopyOfTheSameLength() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: ExportTests.camera), "build it first: swift build")
+        let (s, keyA, keyB) = try await Self.reKeyedCamera(script: Self.manyDocks, scriptB: Self.manyDocksB)
+        defer { s.stop() }
+        let files = try await s.service.catalogue.read { try $0.files(deviceID: "BWV-0001", folder: RecordsNames.auditFolder) }
+        let copies = files.compactMap { RecordsNames.AuditCopy.parse($0.file) }
+        func entries(_ key: PublicKey, heads: Bool) -> Set<Int> {
+            Set(copies.filter { $0.isHead == heads && $0.fingerprint == key.fingerprintHex }.map(\.entries))
+        }
+        // Every dock's copy is held (nine docks under each key), and its head, under each key's name.
+        #expect(copies.filter { !$0.isHead }.count >= 18, "\(files.map(\.file).sorted())")
+        #expect(entries(keyA, heads: false).count >= 9 && entries(keyA, heads: true) == entries(keyA, heads: false), "\(files.map(\.file).sorted())")
+        #expect(entries(keyB, heads: false).count >= 9 && entries(keyB, heads: true) == entries(keyB, heads: false), "\(files.map(\.file).sorted())")
+        try #require(!entries(keyA, heads: false).isDisjoint(with: entries(keyB, heads: false)),
+                     "the script no longer makes a copy of each trail with the same entry count: \(files.map(\.file).sorted())")
+
+        let ids = try await s.recordings().map(\.recordingID).sorted()
+        let bundle = try Self.exportVerifyingEveryTrail(ids, data: s.data)
+        for key in [keyA, keyB] {
+            let trails = PosixFile.list(bundle + "/" + CourtBundleLayout.auditFolder("BWV-0001", fingerprint: key.fingerprintHex))
+            // The newest copy of each trail.
+            #expect(trails.contains(RecordsNames.auditCopy(entries: entries(key, heads: false).max() ?? 0, fingerprint: nil)), "\(trails)")
+        }
+    }
+
+    /// Exports `ids` from the store in `data` with no trail left out; the bundle verifies trusting only the
+    /// records key, and so does the store (`verify-store`). Returns the bundle's folder.
+    static func exportVerifyingEveryTrail(_ ids: [String], data: String) throws -> String {
+        let work = TestFolders.make()
+        let bundle = work + "/bundle"
+        let export = try CommandTests.run(["export"] + ids + ["--out", bundle, "--by", "DC 1234 Smith", "--data", data])
+        #expect(export.status == 0 && !export.stderr.contains("left out"), "\(export.stderr)")
+        let keys = work + "/trusted-keys"
+        try CommandTests.run(["key", "--data", data]).stdout.write(toFile: keys, atomically: true, encoding: .utf8)
+        let verified = try ExportTests.run(ExportTests.camera, ["verify", bundle, "--trusted-keys", keys])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        let store = try CommandTests.run(["verify-store", "--data", data])
+        #expect(store.status == 0, "\(store.stdout)\(store.stderr)")
+        return bundle
+    }
+
+    /// A store from before fingerprinted names (`000000123.jsonl`, as an older service or camera left them):
+    /// the old key's trail copies, renamed so in the catalogue, still export with their heads and verify.
+    @Test func auditCopiesNamedBeforeFingerprintsStillExportAndVerify() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: ExportTests.camera), "build it first: swift build")
+        let (s, keyA, _) = try await Self.reKeyedCamera()
+        let ids = try await s.recordings().map(\.recordingID).sorted()
+        try #require(ids.count == 2, "\(ids)")
+        let path = s.data + "/" + SQLiteCatalogue.fileName
+        s.stop()
+        let queue = try DatabaseQueue(path: path)
+        let renamed = try await queue.write { db -> Int in
+            try db.execute(sql: "UPDATE file SET file = replace(file, ?, '') WHERE folder = ?",
+                           arguments: ["." + keyA.fingerprintHex, RecordsNames.auditFolder])
+            return db.changesCount
+        }
+        try queue.close()
+        #expect(renamed >= 2)
+        let bundle = try Self.exportVerifyingEveryTrail(ids, data: s.data)
+        let trails = PosixFile.list(bundle + "/" + CourtBundleLayout.auditFolder("BWV-0001", fingerprint: keyA.fingerprintHex))
+        #expect(trails.contains { $0.hasSuffix(".jsonl") } && trails.contains { $0.hasSuffix(".head.json") }, "\(trails)")
     }
 
     /// The old key vouches for nothing received after the revocation: the revoked camera is refused, a

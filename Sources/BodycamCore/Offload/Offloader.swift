@@ -313,9 +313,11 @@ public final class Offloader {
         }
         guard trail.count == head.bytes else { throw RecordsError("\(auditPath): shorter than its signed head") }
         let headBytes = head.fileBytes
-        jobs.append(Job(recording: nil, folder: RecordsNames.auditFolder, file: RecordsNames.auditCopy(entries: head.entries),
+        // Named by the key that signed the head too: a trail begun under a new key never meets the old one's copies.
+        let fingerprint = identity.publicKey.fingerprintHex
+        jobs.append(Job(recording: nil, folder: RecordsNames.auditFolder, file: RecordsNames.auditCopy(entries: head.entries, fingerprint: fingerprint),
                         sha256: Hex.sha256(trail), bytes: trail.count, data: trail))
-        jobs.append(Job(recording: nil, folder: RecordsNames.auditFolder, file: RecordsNames.auditHeadCopy(entries: head.entries),
+        jobs.append(Job(recording: nil, folder: RecordsNames.auditFolder, file: RecordsNames.auditHeadCopy(entries: head.entries, fingerprint: fingerprint),
                         sha256: Hex.sha256(headBytes), bytes: headBytes.count, data: headBytes))
     }
 

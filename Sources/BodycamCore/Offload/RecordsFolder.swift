@@ -8,8 +8,9 @@ import BodycamEvidence
 ///
 ///     <root>/trusted-keys                          the pinned keys (TrustedKeys format), one line per device
 ///     <root>/<device>/device.json                  the device's identity as first presented, never replaced
-///     <root>/<device>/audit/<entries>.jsonl        the device's audit trail as of each dock, and its signed
-///     <root>/<device>/audit/<entries>.head.json    head
+///     <root>/<device>/audit/<entries>.<FP>.jsonl       the device's audit trail as of each dock, and its
+///     <root>/<device>/audit/<entries>.<FP>.head.json   head signed by the key with fingerprint FP
+///                                                      (`RecordsNames.AuditCopy`; older: `<entries>.jsonl`)
 ///     <root>/<device>/<recording>/<segments, manifest, signature>
 ///
 /// Every folder below the root is opened relative to its parent's descriptor with `O_NOFOLLOW`, and every

@@ -100,8 +100,7 @@ public struct Verifier {
         }
         let recordCopies = Dictionary(grouping: files.filter { Self.isRecordsTrailCopy($0) }) { Self.parent($0) }
         for (folder, copies) in recordCopies.sorted(by: { $0.key < $1.key }) {
-            verifyRecordsTrails(folder: folder, copies: copies.sorted(), manifests: checked)
-            trails += 1
+            trails += verifyRecordsTrails(folder: folder, copies: copies, manifests: checked)
         }
         // Every device whose recordings are here must have its trail here too, or a deleted recording would go
         // unnoticed: a storage (recordings/ beside state/) and a records device folder (recordings beside audit/).
@@ -302,14 +301,42 @@ public struct Verifier {
         return problems
     }
 
-    /// Central records keep a copy of the trail (and its head) from every dock: `audit/<entries>.jsonl`.
-    /// The newest is checked in full against the recordings; every older copy must be the start of it.
-    private mutating func verifyRecordsTrails(folder: String, copies: [String], manifests: [String: SignedManifest]) {
-        guard let newest = copies.max(by: { Self.entriesInName($0) < Self.entriesInName($1) }) else { return }
-        let deviceFolder = Self.parent(folder)
+    /// Central records keep a copy of the trail (and its head) from every dock, named by the key that signed
+    /// it: `audit/<entries>.<FP>.jsonl` (`RecordsNames.AuditCopy`), one trail per key. The copies named by
+    /// the device's key (trusted, else device.json's), with those from before fingerprints
+    /// (`audit/<entries>.jsonl`), are one trail: its newest copy is checked in full against the recordings,
+    /// and every older copy must be the start of it. A trail of another key (the device was given a new
+    /// key) is named, not checked: this checker knows one key per device. Returns the trails found.
+    private mutating func verifyRecordsTrails(folder: String, copies: [String], manifests: [String: SignedManifest]) -> Int {
+        let deviceFolder = Self.parent(folder), deviceID = Self.name(deviceFolder)
+        let current = (trusted?[deviceID] ?? Self.deviceJSONKey(near: deviceFolder, deviceID: deviceID))?.fingerprintHex
+        let byKey = Dictionary(grouping: copies) { RecordsNames.AuditCopy.parse(Self.name($0))?.fingerprint }
+        let legacy = byKey[nil] ?? []
+        let legacyJoinsCurrent = current.map { byKey[$0] != nil } ?? false
+        var trails = 0
+        for (fingerprint, group) in byKey.sorted(by: { ($0.key ?? "") < ($1.key ?? "") }) {
+            guard let fingerprint else { continue }
+            trails += 1
+            if let current, fingerprint != current {
+                let newest = group.max { Self.entriesInName($0) < Self.entriesInName($1) } ?? group[0]
+                fail(newest, "audit", "a trail of \(deviceID) signed under the key SHA256:\(fingerprint), not its key SHA256:\(current): the device was given a new key; check this trail with a trusted-keys file naming that key")
+                continue
+            }
+            verifyRecordsTrail(deviceFolder: deviceFolder, copies: group + (fingerprint == current ? legacy : []), manifests: manifests)
+        }
+        if !legacy.isEmpty && !legacyJoinsCurrent {
+            verifyRecordsTrail(deviceFolder: deviceFolder, copies: legacy, manifests: manifests)
+            trails += 1
+        }
+        return trails
+    }
+
+    /// One trail's copies: the newest is checked in full against the recordings; every older copy must be the start of it.
+    private mutating func verifyRecordsTrail(deviceFolder: String, copies: [String], manifests: [String: SignedManifest]) {
+        guard let newest = copies.sorted().max(by: { Self.entriesInName($0) < Self.entriesInName($1) }) else { return }
         guard let (trail, newestBytes) = verifyTrail(newest, scope: deviceFolder, manifests: manifests,
                                                      headPath: Self.recordsHeadPath(newest)) else { return }
-        for older in copies where older != newest {
+        for older in copies.sorted() where older != newest {
             guard let bytes = try? FileBytes.contents(older, limit: AuditTrail.maxFileBytes),
                   bytes.count <= newestBytes.count, newestBytes[0..<bytes.count].elementsEqual(bytes) else {
                 fail(older, "audit", "an earlier copy of the trail is not the start of the newest one: the device's trail was cut or rewritten")
@@ -326,13 +353,16 @@ public struct Verifier {
     }
 
     static func isRecordsTrailCopy(_ path: String) -> Bool {
-        Self.name(Self.parent(path)) == "audit" && path.hasSuffix(".jsonl") && entriesInName(path) > 0
+        Self.name(Self.parent(path)) == RecordsNames.auditFolder && entriesInName(path) > 0
     }
     static func entriesInName(_ path: String) -> Int {
-        let stem = name(path).dropLast(".jsonl".count)
-        return stem.count == 9 && stem.allSatisfy(\.isNumber) ? Int(stem) ?? 0 : 0
+        guard let copy = RecordsNames.AuditCopy.parse(name(path)), !copy.isHead else { return 0 }
+        return copy.entries
     }
-    static func recordsHeadPath(_ trailCopy: String) -> String { String(trailCopy.dropLast(".jsonl".count)) + ".head.json" }
+    static func recordsHeadPath(_ trailCopy: String) -> String {
+        guard let copy = RecordsNames.AuditCopy.parse(name(trailCopy)) else { return trailCopy + ".head.json" }
+        return parent(trailCopy) + "/" + copy.head.file
+    }
 
     // MARK: - Helpers
 

@@ -46,10 +46,10 @@ public enum CourtBundleLayout {
         auditFolder + "/" + deviceID + (fingerprint.map { "." + $0 } ?? "")
     }
     public static func auditTrail(_ deviceID: String, fingerprint: String?, entries: Int) -> String {
-        auditFolder(deviceID, fingerprint: fingerprint) + "/" + RecordsNames.auditCopy(entries: entries)
+        auditFolder(deviceID, fingerprint: fingerprint) + "/" + RecordsNames.auditCopy(entries: entries, fingerprint: nil)
     }
     public static func auditHead(_ deviceID: String, fingerprint: String?, entries: Int) -> String {
-        auditFolder(deviceID, fingerprint: fingerprint) + "/" + RecordsNames.auditHeadCopy(entries: entries)
+        auditFolder(deviceID, fingerprint: fingerprint) + "/" + RecordsNames.auditHeadCopy(entries: entries, fingerprint: nil)
     }
 
     /// `DEVICE-ID` or `DEVICE-ID.FP` (a device id and a key's `fingerprintHex`), or nil.
@@ -94,12 +94,11 @@ public enum CourtBundleLayout {
             default: return nil
             }
         }
+        // The folder names the key: the copy's own name carries no fingerprint in a bundle.
         if parts.count == 3, parts[0] == auditFolder, let (device, fingerprint) = deviceAndFingerprint(parts[1]),
-           RecordsNames.isAcceptable(device: device, folder: auditFolder, file: parts[2]) {
-            let isHead = parts[2].hasSuffix(".head.json")
-            guard let entries = Int(parts[2].prefix(9)), entries >= 1 else { return nil }
-            return isHead ? .auditHead(device: device, fingerprint: fingerprint, entries: entries)
-                          : .auditTrail(device: device, fingerprint: fingerprint, entries: entries)
+           let copy = RecordsNames.AuditCopy.parse(parts[2]), copy.fingerprint == nil, copy.entries >= 1 {
+            return copy.isHead ? .auditHead(device: device, fingerprint: fingerprint, entries: copy.entries)
+                               : .auditTrail(device: device, fingerprint: fingerprint, entries: copy.entries)
         }
         return nil
     }

@@ -103,8 +103,13 @@ public final class Ingest: Sendable {
         if manifestID != nil {
             return try await finishManifest(name, sha256: sha256, key: deviceKey)
         }
-        if name.folder == RecordsNames.auditFolder && name.file.hasSuffix(".head.json") {
-            return try await finishAuditHead(name, sha256: sha256, key: deviceKey)
+        if name.folder == RecordsNames.auditFolder, let copy = RecordsNames.AuditCopy.parse(name.file) {
+            // A copy named by a key is the pinned key's; one named by none comes from an older camera.
+            if let fingerprint = copy.fingerprint, fingerprint != deviceKey.fingerprintHex {
+                blobs.discardPartial(name)
+                throw Refusal(.integrity, "\(name.file): names the key \(fingerprint), but \(name.device) is pinned to \(deviceKey.fingerprintHex)")
+            }
+            if copy.isHead { return try await finishAuditHead(name, copy, sha256: sha256, key: deviceKey) }
         }
         // A segment, a manifest signature or an audit trail copy: hash as held, then store.
         let hashed: (sha256: String, bytes: Int)
@@ -234,11 +239,13 @@ public final class Ingest: Sendable {
 
     // MARK: Audit trail copies
 
-    private func finishAuditHead(_ name: UploadName, sha256: String, key: PublicKey) async throws -> Finished {
+    /// A head copy: its trail copy (the same name's) held, and signed by the pinned key for exactly the
+    /// entries its name says.
+    private func finishAuditHead(_ name: UploadName, _ copy: RecordsNames.AuditCopy, sha256: String, key: PublicKey) async throws -> Finished {
         let bytes = try await readUpload(name, limit: 4096)
         try refuseMismatch(name, Hex.sha256(bytes), sha256)
-        let entries = Int(name.file.prefix(9)) ?? 0
-        let trailName = RecordsNames.auditCopy(entries: entries)
+        let entries = copy.entries
+        let trailName = copy.trail.file
         let trailFile = try await heldFile(name.device, name.folder, trailName)
         let blobs = self.blobs
         do {

@@ -82,14 +82,15 @@ extension RecordsService {
         for (device, files) in auditFiles {
             let keys = Set(pins.values.filter { $0.deviceID == device }.map(\.key))
             let byName = Dictionary(files.map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
-            var newest: [PublicKey: (entries: String, trail: FileRecord, head: [UInt8])] = [:]
-            for f in files where f.file.hasSuffix(".jsonl") {
-                let name = String(f.file.dropLast(6))
-                guard let headFile = byName[name + ".head.json"],
+            var newest: [PublicKey: (entries: Int, trail: FileRecord, head: [UInt8])] = [:]
+            // Copies named by their key (`000000123.<FP>.jsonl`) or, from older cameras, by their entries alone.
+            for f in files {
+                guard let copy = RecordsNames.AuditCopy.parse(f.file), !copy.isHead, let headFile = byName[copy.head.file],
                       let headBytes = try? blobs.readBlob(headFile.sha256, limit: 4096), let head = try? AuditHead.parse(headBytes),
                       let key = keys.first(where: { $0.isValidSignature(head.signature, for: head.message) }),
-                      newest[key].map({ $0.entries < name }) ?? true else { continue }
-                newest[key] = (name, f, headBytes)
+                      copy.fingerprint.map({ $0 == key.fingerprintHex }) ?? true,
+                      newest[key].map({ $0.entries < copy.entries }) ?? true else { continue }
+                newest[key] = (copy.entries, f, headBytes)
             }
             if !newest.isEmpty { trailDevices.insert(device) }
             for (_, copy) in newest.sorted(by: { $0.value.entries < $1.value.entries }) {

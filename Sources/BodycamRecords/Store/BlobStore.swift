@@ -16,7 +16,7 @@ public struct UploadName: Hashable, Sendable, CustomStringConvertible {
 
     /// The largest file a camera can have under this name: an upload past it is refused.
     public var maxBytes: Int {
-        if folder == RecordsNames.auditFolder { return file.hasSuffix(".jsonl") ? AuditTrail.maxFileBytes : 4096 }
+        if folder == RecordsNames.auditFolder { return RecordsNames.AuditCopy.parse(file)?.isHead == false ? AuditTrail.maxFileBytes : 4096 }
         switch EvidenceNames.kind(of: file) {
         case .manifest: return RecordingManifest.maxFileBytes
         case .signature: return 4096
