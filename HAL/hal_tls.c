@@ -191,28 +191,20 @@ int hal_tls_handshake(hal_tls_conn *conn) {
     return (int)o;
 }
 
-long hal_tls_read(hal_tls_conn *conn, void *buf, size_t len) {
+// One SSL_read_ex or SSL_write_ex, SIGPIPE held off: bytes moved, or a HAL_TLS_* result.
+static long transfer(hal_tls_conn *conn, void *buf, size_t len, int writing) {
     conn->err[0] = 0;
     ERR_clear_error();
     sigset_t old;
     int was_pending = pipe_block(&old);
     errno = 0;
     size_t n = 0;
-    int r = SSL_read_ex(conn->ssl, buf, len, &n);
+    int r = writing ? SSL_write_ex(conn->ssl, buf, len, &n) : SSL_read_ex(conn->ssl, buf, len, &n);
     pipe_restore(&old, was_pending);
     if (r == 1) return (long)n;
-    return outcome(conn, r, "TLS read");
+    return outcome(conn, r, writing ? "TLS write" : "TLS read");
 }
 
-long hal_tls_write(hal_tls_conn *conn, const void *buf, size_t len) {
-    conn->err[0] = 0;
-    ERR_clear_error();
-    sigset_t old;
-    int was_pending = pipe_block(&old);
-    errno = 0;
-    size_t n = 0;
-    int r = SSL_write_ex(conn->ssl, buf, len, &n);
-    pipe_restore(&old, was_pending);
-    if (r == 1) return (long)n;
-    return outcome(conn, r, "TLS write");
-}
+long hal_tls_read(hal_tls_conn *conn, void *buf, size_t len) { return transfer(conn, buf, len, 0); }
+
+long hal_tls_write(hal_tls_conn *conn, const void *buf, size_t len) { return transfer(conn, (void *)buf, len, 1); }

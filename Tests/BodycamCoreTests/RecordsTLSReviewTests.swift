@@ -57,8 +57,13 @@ struct RecordsTLSReviewTests {
         server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         server.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.service.certificate, "-key", pki.service.key,
                             "-tls1_2", "-naccept", "1"]
-        let input = Pipe()
-        server.standardInput = input
+        // s_server's stdin is a socket, written with MSG_NOSIGNAL: once the camera refused the session
+        // s_server exits, and a write into a pipe it left would kill this test process with SIGPIPE.
+        var ends: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
+        defer { close(ends[0]) }
+        server.standardInput = FileHandle(fileDescriptor: ends[1], closeOnDealloc: true)
+        func tell(_ text: String) { _ = send(ends[0], text, text.utf8.count, Int32(MSG_NOSIGNAL)) }
         server.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         server.standardError = FileHandle.nullDevice
         try server.run()
@@ -87,9 +92,9 @@ struct RecordsTLSReviewTests {
         }
         try #require(waitFor("GET /v1/recordings"))
         // s_server: a line "r" asks the client to renegotiate; then the answer.
-        try? input.fileHandleForWriting.write(contentsOf: Data("r\n".utf8)) // s_server may be gone (the session refused)
+        tell("r\n")
         usleep(500_000)
-        try? input.fileHandleForWriting.write(contentsOf: Data("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) // s_server may be gone (the session refused)
+        tell("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         #expect(done.wait(timeout: .now() + 30) == .success, "the client hung")
         let outcome = result.withLock { $0 } ?? "none"
         #expect(outcome.hasPrefix("failed"), "\(outcome)")
