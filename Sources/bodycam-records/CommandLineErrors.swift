@@ -1,0 +1,1 @@
+../bodycam/CommandLineErrors.swift
