@@ -42,11 +42,17 @@ let package = Package(
             // recovered at boot; silent wrap-around in evidence is not), at no measurable cost per frame.
             dependencies: ["CHAL", "BodycamEvidence", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // What both command lines share: usage errors reported as one line naming the command's help.
+        .target(
+            name: "BodycamCLI",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "bodycam",
             dependencies: [
                 "BodycamCore",
                 "BodycamEvidence",
+                "BodycamCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,6 +78,7 @@ let package = Package(
             dependencies: [
                 "BodycamRecords",
                 "BodycamEvidence",
+                "BodycamCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BodycamCLI
 import BodycamEvidence
 import BodycamRecords
 #if canImport(Glibc)
@@ -17,10 +18,21 @@ struct RecordsCommand: AsyncParsableCommand {
         as 'retention').
         Events go to stdout as JSON Lines; diagnostics go to stderr.
         """,
+        version: BodycamVersion.string,
         subcommands: [Serve.self, KeyCommand.self, Enrol.self, Revoke.self, DevicesCommand.self, OfficerCommand.self,
                       UserCommand.self, RecordingsCommand.self, CategoryCommand.self, HoldCommand.self, ReleaseCommand.self,
                       RetentionCommand.self, ExportCommand.self, VerifyStoreCommand.self, CustodyCommand.self]
     )
+
+    /// ArgumentParser's `main()`, with every usage error on one line (`CommandLineErrors`).
+    static func main() async {
+        var command = CommandLineErrors.parse(Self.self)
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
+        } catch {
+            CommandLineErrors.report(error, root: Self.self, command: type(of: command))
+        }
+    }
 }
 
 /// `--data DIR`, shared by every command.

@@ -1,8 +1,9 @@
 import ArgumentParser
+import BodycamCLI
 import BodycamCore
+import BodycamEvidence
 #if canImport(Glibc)
 import Glibc
-import BodycamEvidence
 #endif
 
 @main
@@ -14,9 +15,16 @@ struct Bodycam: ParsableCommand {
         Events go to stdout as JSON Lines; diagnostics go to stderr.
         With no camera given, `run` uses deterministic synthetic frames on a virtual clock.
         """,
+        version: BodycamVersion.string,
         subcommands: [Run.self, Inspect.self, Verify.self, Key.self, Recover.self, Devices.self, BenchPath.self],
         defaultSubcommand: Run.self
     )
+
+    /// ArgumentParser's `main()`, with every usage error on one line (`CommandLineErrors`).
+    static func main() {
+        var command = CommandLineErrors.parse(Self.self)
+        do { try command.run() } catch { CommandLineErrors.report(error, root: Self.self, command: type(of: command)) }
+    }
 }
 
 /// Writes one diagnostic line to stderr (never stdout: that is the event stream).

@@ -4,17 +4,26 @@ import BodycamEvidence
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print what an AVI segment holds: header, frame count and the per-frame stamps (JSON).")
+        abstract: "Print what AVI segments hold: header, frame count and the per-frame stamps (JSON).",
+        discussion: "One JSON line per file, in order. A file that cannot be read gets a line on stderr instead, and the exit status is then 1 (the other files are still printed).")
 
-    @Argument(help: "An .avi segment written by bodycam.") var path: String
+    @Argument(help: "The .avi segments written by bodycam.") var paths: [String]
     @Flag(help: "List every frame's stamp, not only the first and last.") var frames = false
 
     func run() throws {
-        let avi: AVIReader
-        do { avi = try AVIReader.read(path: path) } catch {
-            diagnostic("\(path): \(error)")
-            throw ExitCode(1)
+        var failed = false
+        for path in paths {
+            do { print(try Self.describe(path: path, frames: frames).serialized) } catch {
+                diagnostic("\(path): \(error)")
+                failed = true
+            }
         }
+        if failed { throw ExitCode(1) }
+    }
+
+    /// One file's JSON line.
+    static func describe(path: String, frames: Bool) throws -> JSON {
+        let avi = try AVIReader.read(path: path)
         func stampJSON(_ i: Int) -> JSON {
             guard let s = avi.stamp(i) else { return .null }
             return .object([("seq", .int(Int64(s.sequence))), ("src", .int(Int64(s.sourceSequence))), ("utc", .string(UTC.iso(s.utc))),
@@ -32,6 +41,6 @@ struct Inspect: ParsableCommand {
             fields.append(("last", stampJSON(avi.frames.count - 1)))
         }
         if frames { fields.append(("stamps", .array(avi.frames.indices.map(stampJSON)))) }
-        print(JSON.object(fields).serialized)
+        return JSON.object(fields)
     }
 }

@@ -35,12 +35,21 @@ struct Run: ParsableCommand {
         the machine can go and the same options give the same recordings, byte for byte.
         Control it with commands on stdin (or --script FILE), one a line; events come out on stdout.
         Example: printf "wait 40s\\ndouble record\\nwait 10s\\nhold record 3s\\nquit\\n" | bodycam run
+        With -t/--duration the run ends that long after power-on, in camera time, as `wait` then `quit` \
+        would: the end of input no longer ends it (the camera runs on to that time), and a script still going \
+        then is stopped there (nothing due at or after it happens). `quit` and Ctrl-C still end it sooner. \
+        On the virtual clock that takes as long as the machine needs; on the real clock, that long.
+        Example: bodycam run -t 10m -s 640x480 -r 15 -o /tmp/cam < /dev/null
         """
     )
 
-    @Option(help: "Frame size, WIDTHxHEIGHT (even, 16 to 8192).") var size = SizeOption(argument: "1280x720")!
-    @Option(help: "Frames per second (1-240).") var fps = 30
-    @Option(help: "JPEG quality (1-100).") var quality = 85
+    @Option(name: [.short, .long], help: "Frame size, WIDTHxHEIGHT in pixels (even, 16 to 8192).")
+    var size = SizeOption(argument: "1280x720")!
+    @Option(name: [.customShort("r"), .long], help: "Frames per second, 1 to 240.") var fps = 30
+    @Option(name: [.customShort("t"), .long], help: ArgumentHelp(
+        "Run this long in camera time (e.g. 10s, 2m, 8h), then quit (see above).", valueName: "duration"))
+    var duration: DurationOption?
+    @Option(help: "JPEG quality, 1 to 100.") var quality = 85
     @Option(help: "Synthetic frame format: yuyv or i420 (encoded by the HAL), or mjpeg (passthrough).")
     var format: PixelFormat = .yuyv
     @Option(help: "Pre-record length, 0s to 120s.") var prerecord = DurationOption(argument: "30s")!
@@ -48,8 +57,9 @@ struct Run: ParsableCommand {
     var prerecordBytes: Int?
     @Option(help: "Longest segment before the recording continues in a new file.")
     var segmentDuration = DurationOption(argument: "5m")!
-    @Option(help: "Largest segment file in bytes (at most 1 GiB).") var segmentBytes = 512 << 20
-    @Option(help: "Storage folder of the device.") var storage = "storage"
+    @Option(help: "Largest segment file in bytes, 1 MiB to 1 GiB.") var segmentBytes = 512 << 20
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Storage folder of the device.", valueName: "folder"))
+    var storage = "storage"
     @Option(help: "Make the open segment durable this often (camera time); a power cut loses at most this much.")
     var syncInterval = DurationOption(argument: "1s")!
     @Option(help: "Seed of the synthetic source.") var seed: UInt64 = 1
@@ -64,16 +74,16 @@ struct Run: ParsableCommand {
 
     @Option(help: "A V4L2 camera (/dev/videoN), 'auto' (the first camera if there is one, else synthetic frames), or 'none' for synthetic frames. A camera sets the size, rate and format it negotiates, and the real clock.")
     var camera = "none"
-    @Option(help: "Camera pixel format to ask for: mjpeg, yuyv or i420 (default: the best the camera offers).")
+    @Option(help: "Camera pixel format to ask for: mjpeg, yuyv, i420 or nv12 (default: the best the camera offers).")
     var cameraFormat: PixelFormat?
     @Option(help: "Replay this file instead of a camera: raw frames of --size (see --source-format) or concatenated JPEGs.")
     var source: String?
-    @Option(help: "Format of --source: yuyv, i420 or mjpeg.") var sourceFormat: PixelFormat = .yuyv
+    @Option(help: "Format of --source: yuyv, i420, nv12 or mjpeg.") var sourceFormat: PixelFormat = .yuyv
 
     @Option(help: "Read the control script from this file instead of stdin.") var script: String?
     @Flag(help: "Exit non-zero (after finalizing files) if any script line was bad or any expect failed.")
     var strict = false
-    @Option(help: "Battery level at start, percent.") var battery = 100
+    @Option(help: "Battery level at start, percent, 0 to 100.") var battery = 100
     @Option(help: "Storage the camera may fill, in bytes (default: the file system's free space, at most 64 GiB).")
     var storageCapacity: Int64?
     @Option(help: "Emit a stats event this often (camera time); 0s for only at the end.")
@@ -84,7 +94,7 @@ struct Run: ParsableCommand {
     var enrolToken: String?
     @Option(help: ArgumentHelp("CA certificates (PEM) the records service's TLS certificate must chain to (default: the system's store).", valueName: "file"))
     var recordsCa: String?
-    @Option(help: "Dock transfer rate, bytes per second of camera time.") var offloadRate: Int64 = 40_000_000
+    @Option(help: "Dock transfer rate, bytes per second of camera time, 1 to 10000000000.") var offloadRate: Int64 = 40_000_000
     @Option(help: "The dock's clock minus the camera's, e.g. 2.5s or -1s: corrected on docking.")
     var dockClockOffset = "0s"
 
@@ -108,7 +118,7 @@ struct Run: ParsableCommand {
             s.utcStart = nil // chosen in run() once the clock is known
         } else if let utcStart {
             guard let t = UTC.parse(utcStart) else {
-                throw ValidationError("--utc-start '\(utcStart)': expected YYYY-MM-DDTHH:MM:SSZ or 'now'")
+                throw ValidationError("--utc-start '\(utcStart.prefix(40))': UTC as YYYY-MM-DDTHH:MM:SSZ, or 'now'")
             }
             s.utcStart = t
         }
@@ -117,23 +127,49 @@ struct Run: ParsableCommand {
         return s
     }
 
+    /// Checks of the options that need no camera (run at parse time, so a mistake is reported before
+    /// anything starts).
+    func validate() throws {
+        _ = try settings()
+        _ = try device.config()
+        guard (0...100).contains(battery) else { throw ValidationError("--battery \(battery): battery level at start, percent, 0 to 100") }
+        guard dockClockOffsetNanos != nil else {
+            throw ValidationError("--dock-clock-offset '\(dockClockOffset.prefix(40))': a duration, e.g. 2.5s or -1s (--dock-clock-offset=-1s)")
+        }
+        guard (1...10_000_000_000).contains(offloadRate) else {
+            throw ValidationError("--offload-rate \(offloadRate): bytes per second of camera time, 1 to 10000000000 (10 GB/s)")
+        }
+        if recordsCa != nil && !(records ?? "").hasPrefix("https://") {
+            throw ValidationError("--records-ca: only with an https:// records service (--records https://HOST:PORT)")
+        }
+        if let duration, duration.nanos <= 0 {
+            throw ValidationError("--duration \(duration): camera time to run, more than 0 (e.g. 10s, 2m, 8h)")
+        }
+        if format == .nv12 {
+            throw ValidationError("--format nv12: synthetic frames are yuyv, i420 or mjpeg (nv12 comes from --camera or --source)")
+        }
+    }
+
+    /// `--dock-clock-offset` in nanoseconds (negative: the dock is behind), nil if it is not a duration.
+    var dockClockOffsetNanos: Nanos? {
+        let magnitude = DurationText.parse(String(dockClockOffset.drop { $0 == "-" || $0 == "+" }))
+        return dockClockOffset.hasPrefix("-") ? magnitude.map { -$0 } : magnitude
+    }
+
     func run() throws {
         installStopHandlers()
         let requested = try settings()
-        guard (0...100).contains(battery) else { throw ValidationError("--battery \(battery): must be 0 to 100") }
-        let negative = dockClockOffset.hasPrefix("-")
-        guard let offset = DurationText.parse(String(dockClockOffset.drop { $0 == "-" || $0 == "+" })) else {
-            throw ValidationError("--dock-clock-offset '\(dockClockOffset)': a duration like 2.5s or -1s")
-        }
-        guard (1...10_000_000_000).contains(offloadRate) else { throw ValidationError("--offload-rate must be 1 to 10000000000 (10 GB/s)") }
         let deviceConfig = try device.config()
-        if recordsCa != nil && !(records ?? "").hasPrefix("https://") {
-            throw ValidationError("--records-ca: only for an https:// records service")
-        }
         let inputFD: Int32
         if let script {
             inputFD = open(script, O_RDONLY | O_CLOEXEC)
-            guard inputFD >= 0 else { throw ValidationError("--script \(script): cannot open it") }
+            var info = stat()
+            // A folder opens, but reading it fails: say so now, not as an unexplained empty script.
+            let problem = inputFD < 0 ? errno : fstat(inputFD, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR ? EISDIR : 0
+            guard problem == 0 else {
+                if inputFD >= 0 { close(inputFD) }
+                throw ValidationError("--script \(script): cannot read the script: \(String(cString: strerror(problem)))")
+            }
         } else {
             inputFD = STDIN_FILENO
         }
@@ -230,11 +266,12 @@ struct Run: ParsableCommand {
         } else {
             target = RecordsFolder(root: records ?? Self.defaultRecords())
         }
-        let dock = DeviceRuntime.Dock(target: target, bytesPerSecond: offloadRate, clockOffset: negative ? -offset : offset)
+        let dock = DeviceRuntime.Dock(target: target, bytesPerSecond: offloadRate, clockOffset: dockClockOffsetNanos ?? 0)
         let runtime = DeviceRuntime(camera: camera, config: deviceConfig, batteryPercent: battery,
                                     storageCapacity: capacity, statsEvery: statsEvery.nanos, dock: dock)
         if isatty(STDERR_FILENO) == 1 { runtime.progressBar = Self.drawProgress }
-        let runner = ScriptRunner(device: runtime, reader: LineReader(fd: inputFD), stop: { stopSignal != 0 })
+        let runner = ScriptRunner(device: runtime, reader: LineReader(fd: inputFD), stop: { stopSignal != 0 },
+                                  duration: duration?.nanos)
         runner.run()
         if strict && runner.failures > 0 {
             diagnostic("\(runner.failures) script error(s) or failed expectation(s)")

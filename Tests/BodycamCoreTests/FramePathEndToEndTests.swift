@@ -193,6 +193,7 @@ struct FramePathEndToEndTests {
         let out = try TestSupport.bodycam(["run", "--storage", TestSupport.temporaryDirectory()] + arguments, stdin: "quit\n")
         #expect(out.status != 0)
         #expect(out.stderr.contains(mentions), "\(out.stderr)")
+        #expect(out.stderr.filter { $0 == "\n" }.count == 1, "not one line: \(out.stderr)")
         #expect(out.stdout.isEmpty)
     }
 }

@@ -193,10 +193,20 @@ public final class V4L2Source: FrameSource {
 
 /// What `bodycam devices` prints: each capture node with its formats, sizes and rates.
 public enum V4L2Catalog {
-    public static func describe(path: String, device: V4L2Device = HALV4L2()) -> String {
-        guard case .success(let fd) = device.open(path) else { return "\(path): cannot open" }
+    /// The node's description; throws `unusable` with the reason (the errno's text) when the path cannot be
+    /// opened or is not a V4L2 device.
+    public static func describe(path: String, device: V4L2Device = HALV4L2()) throws(FrameSourceError) -> String {
+        let fd: Int32
+        switch device.open(path) {
+        case .failure(let e): throw .unusable("\(path): cannot open: \(e)")
+        case .success(let f): fd = f
+        }
         defer { device.close(fd) }
-        guard case .success(let caps) = device.capabilities(fd) else { return "\(path): not a V4L2 device" }
+        let caps: V4L2Capabilities
+        switch device.capabilities(fd) {
+        case .failure(let e): throw .unusable("\(path): not a V4L2 device: \(e)")
+        case .success(let c): caps = c
+        }
         var lines = ["\(path): \(caps.card) (driver \(caps.driver), \(caps.bus))\(caps.canCapture ? "" : " - not a capture device")"]
         guard caps.canCapture else { return lines.joined(separator: "\n") }
         var i: UInt32 = 0

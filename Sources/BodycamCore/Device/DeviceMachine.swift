@@ -17,18 +17,21 @@ public struct DeviceConfig: Equatable, Sendable {
 
     /// Problems a user must fix, in words; empty when the settings are usable.
     public func problems() -> [String] {
+        // Each names the option that sets it, with the units and range it takes (one line each).
         var p: [String] = []
-        let ms = Nanos.perMillisecond
-        if doublePressWindow < 50 * ms || doublePressWindow > 2000 * ms { p.append("double-press window must be 50 ms to 2 s") }
-        if holdTime < 500 * ms || holdTime > 10 * Nanos.perSecond { p.append("hold time must be 0.5 s to 10 s") }
-        if sleepComboWindow < 500 * ms || sleepComboWindow > 10 * Nanos.perSecond { p.append("sleep window must be 0.5 s to 10 s") }
-        if bootTime < 0 || bootTime > 60 * Nanos.perSecond { p.append("boot time must be 0 to 60 s") }
-        if recordingReminder < Nanos.perSecond || sleepReminder < Nanos.perSecond { p.append("reminders must be at least 1 s apart") }
-        if maxRecording < 10 * Nanos.perSecond { p.append("maximum recording must be at least 10 s") }
-        if battery.capacityMilliampHours < 100 || battery.capacityMilliampHours > 100_000 { p.append("battery capacity must be 100 to 100000 mAh") }
-        if !(0...50).contains(battery.cutoffPercent) || !(0...50).contains(battery.minBootPercent) {
-            p.append("battery cut-off and minimum boot level must be 0 to 50 %")
+        let ms = Nanos.perMillisecond, s = Nanos.perSecond, d = DurationText.format
+        if doublePressWindow < 50 * ms || doublePressWindow > 2 * s { p.append("--double-press \(d(doublePressWindow)): 50ms to 2s") }
+        if holdTime < 500 * ms || holdTime > 10 * s { p.append("--hold \(d(holdTime)): 500ms to 10s") }
+        if sleepComboWindow < 500 * ms || sleepComboWindow > 10 * s { p.append("--sleep-window \(d(sleepComboWindow)): 500ms to 10s") }
+        if bootTime < 0 || bootTime > 60 * s { p.append("--boot-time \(d(bootTime)): 0s to 60s") }
+        if recordingReminder < s { p.append("--record-reminder \(d(recordingReminder)): at least 1s") }
+        if sleepReminder < s { p.append("--sleep-reminder \(d(sleepReminder)): at least 1s") }
+        if maxRecording < 10 * s { p.append("--max-recording \(d(maxRecording)): at least 10s") }
+        if battery.capacityMilliampHours < 100 || battery.capacityMilliampHours > 100_000 {
+            p.append("--battery-capacity \(battery.capacityMilliampHours): mAh, 100 to 100000")
         }
+        if !(0...50).contains(battery.cutoffPercent) { p.append("--battery-cutoff \(battery.cutoffPercent): percent, 0 to 50") }
+        if !(0...50).contains(battery.minBootPercent) { p.append("--battery-min-boot \(battery.minBootPercent): percent, 0 to 50") }
         return p
     }
 }

@@ -58,21 +58,25 @@ public struct CameraSettings: Sendable {
     /// Problems a user must fix, in words; empty when the settings are usable on a machine with
     /// `physicalMemory` bytes.
     public func problems(physicalMemory: Int = ArenaMemory.physicalMemory) -> [String] {
+        // Each names the option that sets it, with the units and range it takes (one line each).
         var p: [String] = []
+        let d = DurationText.format
         if width < 16 || height < 16 || width > 8192 || height > 8192 || width % 2 != 0 || height % 2 != 0 {
-            p.append("size \(width)x\(height): width and height must be even, 16 to 8192")
+            p.append("--size \(width)x\(height): width and height in pixels, each even, 16 to 8192")
         }
-        if !(1...240).contains(fps) { p.append("fps \(fps): must be 1 to 240") }
-        if !(1...100).contains(quality) { p.append("quality \(quality): must be 1 to 100") }
-        if preRecord < 0 || preRecord > CameraSettings.maxPreRecord { p.append("pre-record must be 0 to 120 s") }
+        if !(1...240).contains(fps) { p.append("--fps \(fps): frames per second, 1 to 240") }
+        if !(1...100).contains(quality) { p.append("--quality \(quality): JPEG quality, 1 to 100") }
+        if preRecord < 0 || preRecord > CameraSettings.maxPreRecord {
+            p.append("--prerecord \(d(preRecord)): pre-record length, 0s to \(d(CameraSettings.maxPreRecord))")
+        }
         if segmentDuration < Nanos.perSecond || segmentDuration > 4 * 3600 * Nanos.perSecond {
-            p.append("segment duration must be 1 s to 4 h")
+            p.append("--segment-duration \(d(segmentDuration)): segment length, 1s to 4h")
         }
         if segmentBytes < (1 << 20) || segmentBytes > AVILayout.maxSegmentBytesLimit {
-            p.append("segment size must be 1 MiB to 1 GiB (AVI 1.0 readers stop at 1 GiB)")
+            p.append("--segment-bytes \(segmentBytes): segment size in bytes, 1 MiB (1048576) to 1 GiB (\(AVILayout.maxSegmentBytesLimit)); AVI 1.0 readers stop at 1 GiB")
         }
         if let a = arenaBytes, a < geometry.maxEncodedFrameBytes {
-            p.append("pre-record bytes \(a): must hold at least one frame (\(geometry.maxEncodedFrameBytes) bytes)")
+            p.append("--prerecord-bytes \(a): bytes of pre-record buffer, at least one frame (\(geometry.maxEncodedFrameBytes) bytes at \(width)x\(height))")
         }
         // The arena is touched at start-up: more than half the machine's memory would starve everything else.
         let arena = arenaBytes ?? derivedArenaBytes
@@ -80,9 +84,11 @@ public struct CameraSettings: Sendable {
             p.append("the pre-record buffer would take \(arena >> 20) MiB, more than half of this machine's memory "
                      + "(\(physicalMemory >> 20) MiB): lower --prerecord, --fps or --size, or set --prerecord-bytes")
         }
-        if !FrameStamp.isValidDeviceID(deviceID) { p.append("device id '\(deviceID)': 1-32 of A-Z a-z 0-9 - _") }
-        if !(0...64).contains(noise) { p.append("noise \(noise): must be 0 to 64") }
-        if syncInterval < 0 || syncInterval > 60 * Nanos.perSecond { p.append("sync interval must be 0 to 60 s") }
+        if !FrameStamp.isValidDeviceID(deviceID) { p.append("--device-id '\(deviceID.prefix(40))': a device id is 1-32 of A-Z a-z 0-9 - _") }
+        if !(0...64).contains(noise) { p.append("--noise \(noise): sensor noise of synthetic frames, 0 to 64") }
+        if syncInterval < 0 || syncInterval > 60 * Nanos.perSecond {
+            p.append("--sync-interval \(d(syncInterval)): time between syncs of the open segment, 0s to 60s")
+        }
         return p
     }
 

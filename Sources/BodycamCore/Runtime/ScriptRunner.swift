@@ -2,41 +2,55 @@ import BodycamEvidence
 /// Reads the control script (stdin or a file), runs each command on the device, and reports every bad
 /// line as an `error` event. Time: with the virtual clock it moves only through commands (`wait`,
 /// `press`...); with the real clock the camera keeps running between lines.
+///
+/// With a `duration` (`bodycam run -t`) the run ends that long after power-on, in camera time: the end
+/// of input no longer ends it (the camera runs on to that time, as `wait` would), and a command still
+/// going then is cut there (a `wait` ends, an edge due at or after it is never applied); nothing due at or
+/// after that time happens. `quit`, a stop request or the end of a replayed file still end it sooner.
 public final class ScriptRunner {
     public let device: DeviceRuntime
     private let reader: LineReader
     private let stop: () -> Bool
+    private let duration: Nanos?
     /// Errors and failed expectations so far (`--strict` turns them into the exit status).
     public private(set) var failures = 0
 
     public static let shortPress: Nanos = 100 * Nanos.perMillisecond
 
-    public init(device: DeviceRuntime, reader: LineReader, stop: @escaping () -> Bool) {
+    /// - duration: end the run this long (camera time) after power-on; nil: at `quit` or the end of input.
+    public init(device: DeviceRuntime, reader: LineReader, stop: @escaping () -> Bool, duration: Nanos? = nil) {
         self.device = device
         self.reader = reader
         self.stop = stop
+        self.duration = duration
     }
 
-    /// Runs until `quit`, end of input, or `stop`; then shuts the device down cleanly.
+    /// Runs until `quit`, end of input (or with a `duration`, its end), or `stop`; then shuts the device
+    /// down cleanly.
     public func run() {
         device.powerOn()
         let realTime = !device.camera.clock.isVirtual
         let input = ScriptInput(reader: reader, clock: device.camera.clock)
         defer { input.close() }
         scriptTime = device.now
-        loop: while !stop() && !device.sourceEnded {
+        end = duration.map { device.now + $0 } ?? .max
+        loop: while !stop() && !device.sourceEnded && device.now < end {
             // Virtual clock: time waits for the next line, but a stop request is still seen promptly.
             guard case .input(let stamped) = input.next(timeout: realTime ? 0 : Self.stopPoll) else {
-                if realTime { device.advance(to: device.now + Self.idleStep, interrupt: stop) }
+                if realTime { device.advance(to: min(device.now + Self.idleStep, end), interrupt: stop) }
                 continue
             }
             // Real clock: a command starts when its line arrived, or when the script's previous command
             // ended if that is later (a piped script keeps its own timing however late it is handled).
             start = realTime ? max(stamped.arrived, scriptTime) : device.now
+            // A line due at or after the end is not carried out (real clock: it came too late).
+            if start >= end { break loop }
             switch stamped.next {
             case .nothingYet:
                 continue
             case .endOfInput:
+                // With a duration the camera runs on to its end, as `wait` then `quit` would.
+                runToEnd()
                 break loop
             case .tooLong(let number):
                 error(line: number, "line longer than \(ScriptParser.maxLineBytes) bytes", text: "")
@@ -60,6 +74,13 @@ public final class ScriptRunner {
     private var start: Nanos = 0
     /// When the script's last command ended, in camera time.
     private var scriptTime: Nanos = 0
+    /// When the run ends (`duration` after power-on), in camera time; `.max` without a duration.
+    private var end: Nanos = .max
+
+    /// Runs the camera up to the end of a run with a duration (nothing without one).
+    private func runToEnd() {
+        if end != .max && device.now < end { device.advance(to: end, interrupt: stop) }
+    }
 
     private func execute(_ command: ScriptCommand, line: Int, text: String) {
         if let reason = refusal(command) {
@@ -86,7 +107,7 @@ public final class ScriptRunner {
         case .assign(let officer):
             if let reason = d.assign(officer: officer) { error(line: line, reason, text: text) }
         case .wait(let duration):
-            d.advance(to: start + duration, interrupt: stop)
+            d.advance(to: min(start + duration, end), interrupt: stop)
             scriptTime = start + duration
         case .expect(let e):
             let status = d.status()
@@ -112,6 +133,11 @@ public final class ScriptRunner {
     private func edges(_ inputs: [(DeviceInput, Nanos)]) {
         for (input, offset) in inputs where !stop() {
             let t = start + offset
+            // The run ends first: the gesture is cut there (a held button stays down until shutdown).
+            if t >= end {
+                runToEnd()
+                break
+            }
             if t > device.now { device.advance(to: t, interrupt: stop) }
             device.apply(input, at: t)
         }

@@ -23,4 +23,11 @@ public enum DurationText {
         guard total <= limit else { return nil }
         return Nanos(total.rounded())
     }
+
+    /// The short form people type: `121s`, `500ms`, `1.5s` (whole seconds or milliseconds when exact).
+    public static func format(_ n: Nanos) -> String {
+        if n % Nanos.perSecond == 0 { return "\(n / Nanos.perSecond)s" }
+        if n % Nanos.perMillisecond == 0 && abs(n) < Nanos.perSecond { return "\(n / Nanos.perMillisecond)ms" }
+        return "\(Double(n) / Double(Nanos.perSecond))s"
+    }
 }
