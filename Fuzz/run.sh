@@ -24,7 +24,7 @@ objects=$(find "$debug" -name '*.o' -path '*.build/*' ! -path '*/bodycam.build/*
 # BodycamCore's interface imports the C target CHAL: its module map comes along.
 ${SWIFTC:-swiftc} -sanitize=fuzzer,address -parse-as-library -g -I "$debug/Modules" \
     -Xcc -fmodule-map-file="$debug/CHAL.build/module.modulemap" \
-    Fuzz/Targets.swift $objects -ljpeg -lv4l2 -o $bin
+    Fuzz/Targets.swift $objects -ljpeg -lv4l2 -lssl -lcrypto -o $bin
 
 # Seeds: a few tiny segments (complete, and cut short as a power cut leaves a .part), plus Fuzz/seeds.
 seeds=$out/seeds
