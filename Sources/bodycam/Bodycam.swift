@@ -58,3 +58,4 @@ struct SizeOption: ExpressibleByArgument {
 }
 
 extension PixelFormat: ExpressibleByArgument {}
+extension OverlayTime: ExpressibleByArgument {}

@@ -62,6 +62,10 @@ struct Run: ParsableCommand {
     var storage = "storage"
     @Option(help: "Make the open segment durable this often (camera time); a power cut loses at most this much.")
     var syncInterval = DurationOption(argument: "1s")!
+    @Option(help: "Burn a time stamp (date and time, device id, officer when assigned) into every raw frame before it is encoded: on or off (for bench comparisons). MJPEG passthrough frames are not redrawn: they carry it in their metadata stamp only.")
+    var overlay: OverlaySwitch = .on
+    @Option(help: "Clock of the burnt-in time: utc, or local (the machine's time zone, TZ, shown with its offset).")
+    var overlayTime: OverlayTime = .utc
     @Option(help: "Seed of the synthetic source.") var seed: UInt64 = 1
     @Option(help: "Device id stamped into every frame.") var deviceId = "BWV-0001"
     @Option(help: "UTC at start, YYYY-MM-DDTHH:MM:SSZ, or 'now' (default: the machine's clock on the real clock; 2026-01-01T08:00:00Z on the virtual clock, fixed so reruns are identical). Never before the last time recorded on this storage.")
@@ -114,6 +118,8 @@ struct Run: ParsableCommand {
         s.deviceID = deviceId
         s.noise = noise
         s.syncInterval = syncInterval.nanos
+        s.overlay = overlay == .on
+        s.overlayTime = overlayTime
         if utcStart == nil || utcStart == "now" {
             s.utcStart = nil // chosen in run() once the clock is known
         } else if let utcStart {
@@ -235,6 +241,7 @@ struct Run: ParsableCommand {
             ("clock", .string(cameraClock.isVirtual ? "virtual" : "real")),
             ("source", .string(source ?? cameraPath ?? "synthetic")),
             ("storage", .string(s.storage)),
+            ("overlay", .string(s.overlay ? s.overlayTime.rawValue : "off")),
         ])
         let r = camera.recovery
         if !r.isEmpty {
@@ -297,6 +304,8 @@ extension Run {
         line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }
+
+enum OverlaySwitch: String, ExpressibleByArgument { case on, off }
 
 enum ClockChoice: String, ExpressibleByArgument {
     case auto, virtual, real

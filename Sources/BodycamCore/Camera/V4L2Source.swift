@@ -37,6 +37,9 @@ public final class V4L2Source: FrameSource {
     private let clock: CameraClock
     private var fd: Int32
     private var buffers: [(address: UnsafeMutableRawPointer, length: Int)] = []
+    /// The mmapped buffers are mapped read-write: the frame path stamps a frame in its buffer before the
+    /// buffer is queued again.
+    public var framesAreWritable: Bool { true }
     private var outstanding: UInt32?
     private var lastSequence: UInt32?
     private var sequenceBase: UInt64 = 0

@@ -50,7 +50,10 @@ public final class CameraRuntime {
         } else {
             guard let s = SyntheticSource(width: settings.width, height: settings.height, fps: settings.fps,
                                           format: settings.format, seed: settings.seed, clock: clock, utc: utc,
-                                          noise: settings.noise, jpegQuality: settings.quality) else {
+                                          noise: settings.noise, jpegQuality: settings.quality,
+                                          // Raw frames get the frame path's overlay (one stamp per frame);
+                                          // JPEG ones, like an MJPEG webcam's own, keep the source's label.
+                                          drawsLabel: settings.format == .mjpeg) else {
                 throw .source("synthetic frames are yuyv, i420 or mjpeg (\(settings.format.rawValue) comes from a camera or --source)")
             }
             frameSource = s
@@ -60,7 +63,8 @@ public final class CameraRuntime {
         recorder = Recorder(settings: settings.recorderSettings(backPressure: clock.isVirtual ? .wait : .drop),
                             events: writerEvents ?? events, evidence: Evidence(identity: boot.identity, audit: boot.audit))
         guard let p = FramePath(source: frameSource, recorder: recorder, deviceID: settings.deviceID,
-                                quality: settings.quality, utc: utc) else {
+                                quality: settings.quality, utc: utc,
+                                overlay: settings.overlay ? settings.overlayTime : nil) else {
             recorder.finish()
             throw .source("cannot create the JPEG encoder for \(settings.width)x\(settings.height)")
         }

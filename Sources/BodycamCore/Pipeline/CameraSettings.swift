@@ -25,6 +25,10 @@ public struct CameraSettings: Sendable {
     public var noise = 6
     /// How often the open segment is made durable (camera time).
     public var syncInterval: Nanos = Nanos.perSecond
+    /// The time stamp burnt into raw frames (date and time, device, officer); off for bench comparisons.
+    public var overlay = true
+    /// The clock the burnt-in time shows.
+    public var overlayTime: OverlayTime = .utc
 
     public init() {}
 

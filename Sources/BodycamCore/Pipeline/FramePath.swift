@@ -1,6 +1,6 @@
 import BodycamEvidence
-/// The hot path, one frame at a time: take a frame from the source, JPEG-encode it (raw formats) or
-/// stamp it (MJPEG passthrough) straight into the ring's arena, and commit it. Nothing here allocates:
+/// The hot path, one frame at a time: take a frame from the source, burn the overlay into it and
+/// JPEG-encode it (raw formats) or stamp it (MJPEG passthrough) straight into the ring's arena, and commit it. Nothing here allocates:
 /// the stamp text, the device id bytes and the encoder's buffers are all set up in `init`.
 public final class FramePath {
     public struct Counters: Equatable, Sendable {
@@ -24,6 +24,10 @@ public final class FramePath {
     public var utc: UTCMapping
 
     private let encoder: JPEGEncoder?
+    /// The time stamp burnt into raw frames before encoding (nil: off, or MJPEG).
+    public let overlay: FrameOverlay?
+    /// Where a frame from a source whose buffers are read-only is copied to be stamped (preallocated).
+    private let scratch: UnsafeMutableRawBufferPointer?
     private let maxFrameBytes: Int
     private let deviceID: UnsafeMutableRawBufferPointer
     private let stamp: UnsafeMutableRawBufferPointer
@@ -42,7 +46,9 @@ public final class FramePath {
     /// Source gaps not yet handed to the recorder with a stored frame (they go with the next one).
     private var unreportedSourceGaps: UInt64 = 0
 
-    public init?(source: FrameSource, recorder: Recorder, deviceID: String, quality: Int, utc: UTCMapping) {
+    /// - Parameter overlay: the clock of the time stamp burnt into raw frames; nil for none.
+    public init?(source: FrameSource, recorder: Recorder, deviceID: String, quality: Int, utc: UTCMapping,
+                 overlay: OverlayTime? = nil) {
         guard FrameStamp.isValidDeviceID(deviceID) else { return nil }
         self.source = source
         self.recorder = recorder
@@ -54,6 +60,10 @@ public final class FramePath {
             encoder = e
         }
         maxFrameBytes = source.geometry.maxEncodedFrameBytes
+        let drawn = overlay.flatMap { FrameOverlay(geometry: source.geometry, time: $0) }
+        self.overlay = drawn
+        scratch = drawn != nil && !source.framesAreWritable
+            ? .allocate(byteCount: source.geometry.rawFrameBytes, alignment: 64) : nil
         let idBytes = Array(deviceID.utf8)
         self.deviceID = .allocate(byteCount: idBytes.count, alignment: 1)
         self.deviceID.copyBytes(from: idBytes)
@@ -64,6 +74,7 @@ public final class FramePath {
         deviceID.deallocate()
         stamp.deallocate()
         officerBytes.deallocate()
+        scratch?.deallocate()
     }
 
     /// The camera's own frame sequence number of the next stored frame (continuous across recordings).
@@ -106,13 +117,13 @@ public final class FramePath {
         let comment = UnsafeRawBufferPointer(rebasing: stamp[0..<w.count])
 
         let needed: Int
-        var jpeg = frame.bytes
+        var input = frame.bytes // what is encoded or copied
         if encoder == nil {
             guard JPEGMarkers.isComplete(frame.bytes), let n = JPEGMarkers.completeLength(frame.bytes) else {
                 counters.invalidJPEG += 1
                 return
             }
-            jpeg = UnsafeRawBufferPointer(rebasing: frame.bytes[0..<n]) // without USB zero padding
+            input = UnsafeRawBufferPointer(rebasing: frame.bytes[0..<n]) // without USB zero padding
             needed = n + 4 + comment.count
         } else {
             needed = maxFrameBytes
@@ -120,15 +131,29 @@ public final class FramePath {
         guard let space = recorder.reserve(needed) else { counters.notStored += 1; return }
         let length: Int
         if let encoder {
+            if let overlay, frame.bytes.count >= source.geometry.rawFrameBytes {
+                // Burnt in before encoding: in the source's buffer, or in a copy when that is read-only.
+                let target: UnsafeMutableRawBufferPointer
+                if let scratch {
+                    let n = source.geometry.rawFrameBytes
+                    scratch.baseAddress!.copyMemory(from: frame.bytes.baseAddress!, byteCount: n)
+                    target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n])
+                    input = UnsafeRawBufferPointer(target)
+                } else {
+                    target = UnsafeMutableRawBufferPointer(mutating: frame.bytes)
+                }
+                overlay.draw(into: target, utc: utcNow, deviceID: UnsafeRawBufferPointer(deviceID),
+                             officer: UnsafeRawBufferPointer(rebasing: officerBytes[0..<officerLength]))
+            }
             do {
-                length = try encoder.encode(frame.bytes, comment: comment, into: space)
+                length = try encoder.encode(input, comment: comment, into: space)
             } catch {
                 recorder.cancelReservation()
                 counters.encodeErrors += 1
                 return
             }
         } else {
-            guard let n = JPEGMarkers.copyInsertingComment(jpeg, comment: comment, into: space) else {
+            guard let n = JPEGMarkers.copyInsertingComment(input, comment: comment, into: space) else {
                 recorder.cancelReservation()
                 counters.invalidJPEG += 1
                 return

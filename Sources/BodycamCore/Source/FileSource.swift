@@ -6,7 +6,9 @@ import CHAL
 
 /// Replays a file through the normal frame path, paced by the camera clock (as fast as possible on the
 /// virtual clock): raw YUYV or I420 frames of a given size back to back, or MJPEG (concatenated JPEGs).
-/// The file is mapped, and frames are handed over in place, like a camera's mmapped buffers.
+/// The file is mapped, and frames are handed over in place, like a camera's mmapped buffers. The mapping
+/// is private and writable, so the frame path can burn its stamp into a frame without touching the file;
+/// the pages a frame dirtied are dropped when it is released (memory stays flat over a long replay).
 public final class FileSource: FrameSource {
     public let geometry: FrameGeometry
     public let frameInterval: Nanos
@@ -19,6 +21,9 @@ public final class FileSource: FrameSource {
     private var index: UInt64 = 0
     private var startMono: Nanos = 0
     private var frameEnd: Int?
+    /// The frame handed out, until it is released.
+    private var outstanding: Range<Int>?
+    public var framesAreWritable: Bool { geometry.format != .mjpeg }
 
     public init(path: String, format: PixelFormat, width: Int, height: Int, fps: Int, clock: CameraClock) throws(FrameSourceError) {
         self.path = path
@@ -32,7 +37,7 @@ public final class FileSource: FrameSource {
         var st = stat()
         fstat(fd, &st)
         size = Int(st.st_size)
-        guard size > 0, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+        guard size > 0, let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw .unusable("\(path): empty or cannot be mapped")
         }
         madvise(p, size, MADV_SEQUENTIAL)
@@ -57,11 +62,21 @@ public final class FileSource: FrameSource {
         offset = range.upperBound
         frameEnd = nil
         defer { index += 1 }
+        outstanding = range
         return CapturedFrame(bytes: UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count),
                              mono: due, sequence: index)
     }
 
-    public func releaseFrame() {}
+    public func releaseFrame() {
+        guard let r = outstanding else { return }
+        outstanding = nil
+        guard geometry.format != .mjpeg else { return }
+        // Back to the file's own pages: the private copies the stamp made are freed. Whole pages only,
+        // rounded outwards: the frame before is done with, the one after not yet written.
+        let page = Int(getpagesize())
+        let start = r.lowerBound / page * page, end = min(size, (r.upperBound + page - 1) / page * page)
+        madvise(UnsafeMutableRawPointer(mutating: base) + start, end - start, MADV_DONTNEED)
+    }
     public func stop() {}
 
     /// Where the next frame is in the file, if there is one.

@@ -106,8 +106,12 @@ public protocol FrameSource: AnyObject {
     /// The camera's UTC moved by `offset` (a dock clock sync): a source that draws the time into its
     /// frames follows it.
     func clockCorrected(by offset: Nanos)
+    /// The frames handed over may be written to until `releaseFrame()` (the frame path burns its time
+    /// stamp into them in place). False: the frame path draws on a copy in a buffer it preallocated.
+    var framesAreWritable: Bool { get }
 }
 
 public extension FrameSource {
     func clockCorrected(by offset: Nanos) {}
+    var framesAreWritable: Bool { false }
 }

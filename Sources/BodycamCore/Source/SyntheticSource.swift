@@ -32,6 +32,11 @@ public final class SyntheticSource: FrameSource {
     private var index: UInt64 = 0
     private var produced: UInt64 = 0
     private var damagedToGo = 0
+    /// Whether the frame number and time are burnt in here (off when the frame path's overlay stamps
+    /// the frames instead: one stamp per frame).
+    private let drawsLabel: Bool
+    /// Raw frames are rendered into a buffer owned here, rendered afresh every frame.
+    public var framesAreWritable: Bool { encoder == nil }
 
     /// How far the view pans across the scene before it wraps (pixels).
     static let pan = 512
@@ -39,7 +44,7 @@ public final class SyntheticSource: FrameSource {
     /// - Parameters:
     ///   - format: `.yuyv`, `.i420`, or `.mjpeg` (rendered as YUYV, encoded at `jpegQuality`).
     public init?(width: Int, height: Int, fps: Int, format: PixelFormat, seed: UInt64, clock: CameraClock,
-                 utc: UTCMapping, noise: Int = 6, jpegQuality: Int = 85) {
+                 utc: UTCMapping, noise: Int = 6, jpegQuality: Int = 85, drawsLabel: Bool = true) {
         guard width >= 16, height >= 16, width % 2 == 0, height % 2 == 0, fps >= 1, fps <= 240,
               (0...64).contains(noise), format != .nv12 else { return nil }
         geometry = FrameGeometry(width: width, height: height, format: format)
@@ -49,6 +54,7 @@ public final class SyntheticSource: FrameSource {
         self.utc = utc
         self.noise = noise
         self.seed = seed
+        self.drawsLabel = drawsLabel
         let rawGeometry = format == .mjpeg ? FrameGeometry(width: width, height: height, format: .yuyv) : geometry
         raw = .allocate(byteCount: rawGeometry.rawFrameBytes, alignment: 64)
         if format == .mjpeg {
@@ -169,7 +175,7 @@ public final class SyntheticSource: FrameSource {
             }
         }
         drawBox(frame: k)
-        drawLabel(frame: k, utc: utc)
+        if drawsLabel { drawLabel(frame: k, utc: utc) }
     }
 
     /// A bright box that moves across the picture.
