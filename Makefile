@@ -15,7 +15,7 @@ BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plug
 # `make run ARGS="..."` passes options to `bodycam run`.
 ARGS       ?= --camera auto
 
-.PHONY: all deps hw-deps build build-records records run test test-hw test-powercut bench fuzz clean
+.PHONY: all deps hw-deps build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz clean
 
 all: build
 
@@ -59,11 +59,19 @@ test: build
 test-hw: hw-deps build
 	Tests/hw/build-image.sh $(HW_DIR) $(CURDIR)/$(BIN)
 	rm -rf $(HW_DIR)/out && mkdir -p $(HW_DIR)/out
-	timeout 600 qemu-system-x86_64 -accel tcg -cpu max -m 1536 -smp 2 -nographic -no-reboot \
-	    -kernel $(HW_DIR)/vmlinuz -initrd $(HW_DIR)/initrd.gz -append "console=ttyS0 panic=-1 quiet" \
-	    -virtfs local,path=$(CURDIR)/$(HW_DIR)/out,mount_tag=out,security_model=none > $(HW_DIR)/console.log 2>&1 \
-	    || { tail -n 30 $(HW_DIR)/console.log; exit 1; }
+	@# The guest's console goes to a file and QEMU never touches the terminal (no -nographic: it would take
+	@# stdin in raw mode, so Ctrl-C never reached it, and stop a backgrounded make on SIGTTIN); --foreground
+	@# keeps QEMU in the terminal's process group, so Ctrl-C stops it with make.
+	timeout --foreground 600 qemu-system-x86_64 -accel tcg -cpu max -m 1536 -smp 2 -display none -monitor none -no-reboot \
+	    -serial file:$(HW_DIR)/console.log -kernel $(HW_DIR)/vmlinuz -initrd $(HW_DIR)/initrd.gz \
+	    -append "console=ttyS0 panic=-1 quiet" \
+	    -virtfs local,path=$(CURDIR)/$(HW_DIR)/out,mount_tag=out,security_model=none < /dev/null > $(HW_DIR)/qemu.log 2>&1 \
+	    || { tail -n 30 $(HW_DIR)/console.log $(HW_DIR)/qemu.log; exit 1; }
 	python3 Tests/hw/check.py $(HW_DIR)/out $(CURDIR)/$(BIN)
+
+# Ctrl-C at the terminal stops `make test-hw`, QEMU included (run on a pseudo-terminal).
+test-hw-interrupt: hw-deps build
+	python3 Tests/hw/interrupt.py
 
 # bodycam against GStreamer, FFmpeg, tjbench and cp on the same footage; writes bench/results.md.
 # QUICK=1 for a short run. Not part of `make test`.
