@@ -7,8 +7,9 @@ RECORDS_DATA ?= records-data
 # libjpeg (HAL encoder), libv4l (HAL capture), ffmpeg (independent media checks), djpeg/tjbench, libssl (HAL
 # TLS client of the dock link; openssl makes the tests' certificates).
 APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ffmpeg libsqlite3-dev libssl-dev openssl
-# Extra packages for the real-driver test: QEMU boots Debian's kernel, whose vivid module is a webcam.
-HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils
+# Extra packages for the real-driver test: QEMU boots Debian's kernel, whose vivid module is a webcam;
+# procps: pgrep for the Ctrl-C check.
+HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils procps
 HW_DIR     := .build-hw
 # Peers for `make bench`.
 BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux openssl
