@@ -50,6 +50,11 @@ public final class DeviceRuntime {
     private let offloader: Offloader?
     /// Draws a progress bar (on a terminal's stderr).
     public var progressBar: ((Offloader.Progress) -> Void)?
+    /// The status a person sees (terminal status line, live page), published from this thread: after
+    /// every input and at least every `statusEvery` of camera time while the camera runs.
+    public let liveStatus = LiveStatusBoard()
+    public static let statusEvery: Nanos = 100 * Nanos.perMillisecond
+    private var statusPublishedAt: Nanos = -Nanos.perSecond
 
     /// - Parameters:
     ///   - storageCapacity: what the device may fill (the file system's free space, capped by a setting).
@@ -130,6 +135,39 @@ public final class DeviceRuntime {
         while let (next, t) = raised.pop() {
             for o in machine.handle(next, at: max(t, machine.now)) { perform(o) }
         }
+        publishStatus()
+    }
+
+    /// Copies what a person sees into `liveStatus` (no allocation: a few numbers and existing strings).
+    public func publishStatus() {
+        var s = LiveStatus()
+        s.state = machine.state
+        s.led = machine.led
+        s.stealth = machine.stealth
+        s.battery = machine.battery.percent
+        s.charging = machine.isDocked
+        s.recordingID = camera.recordingID
+        s.recordingNanos = machine.recordingStartedAt.map { max(0, now - $0) }
+        s.markers = machine.markers
+        s.officer = camera.officer
+        s.cameraOK = machine.cameraOK
+        s.storageFree = storageFree
+        s.storageCapacity = storageCapacity
+        s.framesCaptured = camera.path.counters.captured
+        s.framesDropped = camera.framesDropped
+        if let o = offloader, o.isActive {
+            s.offload = o.progress
+            s.offloadBytesPerSecond = dock?.bytesPerSecond ?? 0
+        }
+        s.mono = now
+        s.utcMillis = camera.utcNow / 1_000_000
+        statusPublishedAt = now
+        liveStatus.publish(s)
+    }
+
+    /// `publishStatus` when `statusEvery` has passed (checked per frame and per sleep slice).
+    private func publishStatusIfDue() {
+        if now - statusPublishedAt >= Self.statusEvery { publishStatus() }
     }
 
     /// Runs the camera until `deadline`: frames while capturing, machine deadlines, periodic stats.
@@ -140,7 +178,10 @@ public final class DeviceRuntime {
             if capturing && machine.cameraOK {
                 let result: CameraRuntime.RunResult
                 do {
-                    result = try camera.run(until: next) { interrupt() || storageEvent() }
+                    result = try camera.run(until: next) {
+                        publishStatusIfDue()
+                        return interrupt() || storageEvent()
+                    }
                 } catch {
                     lose(error)
                     continue
@@ -168,6 +209,7 @@ public final class DeviceRuntime {
                 // The real clock sleeps in slices so that a stop request is seen within one.
                 if !camera.clock.isVirtual { until = min(until, now + Self.realSleepSlice) }
                 camera.clock.sleep(until: until)
+                publishStatusIfDue()
                 if interrupt() { return }
                 if let r = reopenAt, now >= r { reopen() }
                 if until < next { continue }
