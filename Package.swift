@@ -47,18 +47,25 @@ let package = Package(
             name: "BodycamCLI",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The camera for a person at a terminal: events in plain English, a live status line, a prompt
+        // with line editing, `help`. JSON Lines stay what pipes, files and --json get.
+        .target(
+            name: "BodycamTerminal",
+            dependencies: ["BodycamCore", "BodycamEvidence"]
+        ),
         .executableTarget(
             name: "bodycam",
             dependencies: [
                 "BodycamCore",
                 "BodycamEvidence",
+                "BodycamTerminal",
                 "BodycamCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "BodycamCoreTests",
-            dependencies: ["BodycamCore", "BodycamEvidence", "CHAL"]
+            dependencies: ["BodycamCore", "BodycamEvidence", "BodycamTerminal", "CHAL"]
         ),
         // Central records: catalogue, blob store, custody log, device ingest and the people API.
         .target(

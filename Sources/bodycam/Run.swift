@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import BodycamCore
+import BodycamTerminal
 #if canImport(Glibc)
 import Glibc
 import BodycamEvidence
@@ -14,7 +15,12 @@ nonisolated(unsafe) var stopSignal: sig_atomic_t = 0
 /// that the next boot recovers. Installed first thing, so a signal during boot is never the default kill.
 func installStopHandlers() {
     signal(SIGINT) { _ in
-        if stopSignal != 0 { _exit(130) }
+        if stopSignal != 0 {
+            // The prompt's terminal settings go back first (async-signal-safe), or the shell is left
+            // without echo.
+            TerminalMode.restore()
+            _exit(130)
+        }
         stopSignal = 1
     }
     signal(SIGTERM) { _ in stopSignal = 1 }
@@ -33,7 +39,9 @@ struct Run: ParsableCommand {
         discussion: """
         Without a camera, frames come from the synthetic source on a virtual clock: time runs as fast as \
         the machine can go and the same options give the same recordings, byte for byte.
-        Control it with commands on stdin (or --script FILE), one a line; events come out on stdout.
+        Control it with commands on stdin (or --script FILE), one a line; events come out on stdout: \
+        as JSON Lines, or, when stdout is a terminal (and not --json), as plain English under a live \
+        status line, with a prompt when stdin is that terminal (type help).
         Example: printf "wait 40s\\ndouble record\\nwait 10s\\nhold record 3s\\nquit\\n" | bodycam run
         With -t/--duration the run ends that long after power-on, in camera time, as `wait` then `quit` \
         would: the end of input no longer ends it (the camera runs on to that time), and a script still going \
@@ -85,6 +93,8 @@ struct Run: ParsableCommand {
     @Option(help: "Format of --source: yuyv, i420, nv12 or mjpeg.") var sourceFormat: PixelFormat = .yuyv
 
     @Option(help: "Read the control script from this file instead of stdin.") var script: String?
+    @Flag(help: "JSON Lines on stdout even on a terminal (pipes and files always get them).")
+    var json = false
     @Flag(help: "Exit non-zero (after finalizing files) if any script line was bad or any expect failed.")
     var strict = false
     @Option(help: "Battery level at start, percent, 0 to 100.") var battery = 100
@@ -222,11 +232,22 @@ struct Run: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        // A person at a terminal gets plain English, a status line and (typing there) a prompt; anything
+        // else gets JSON Lines, byte for byte as always.
+        let console = !json && isatty(STDOUT_FILENO) == 1
+            ? TerminalConsole(outputFD: STDOUT_FILENO, keyboardFD: person ? STDIN_FILENO : nil) : nil
+        // Every way out (the end, a thrown error) prints what is queued and gives the terminal back.
+        defer { console?.finish() }
+        // From here on the console owns the terminal: messages go through it so they never tear its footer.
+        func tell(_ message: String) {
+            if let console { console.say("bodycam: " + message) } else { diagnostic(message) }
+        }
+        let events: EventSink = console.map { ConsoleEventSink(console: $0) } ?? JSONLinesSink()
         let camera: CameraRuntime
         do {
-            camera = try CameraRuntime(settings: settings, clock: cameraClock, events: JSONLinesSink(), source: frameSource)
+            camera = try CameraRuntime(settings: settings, clock: cameraClock, events: events, source: frameSource)
         } catch {
-            diagnostic(error.description)
+            tell(error.description)
             throw ExitCode(2)
         }
         let s = settings
@@ -255,7 +276,9 @@ struct Run: ParsableCommand {
                                      ("frames_recovered", .int(Int64(r.framesRecovered)))])
         }
         for a in camera.boot.alerts { camera.emit("alert", [("kind", .string(a.kind)), ("message", .string(a.message))]) }
-        if person {
+        if person && console?.scriptFD != nil {
+            tell("camera on (\(realTime ? "real" : "virtual") clock). Type help for the commands; quit or Ctrl-D ends, Ctrl-C stops.")
+        } else if person {
             diagnostic("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
         }
         let target: RecordsTarget
@@ -267,7 +290,7 @@ struct Run: ParsableCommand {
                 // The camera's threads are running: stop them before the process unwinds (its objects go while
                 // the writer still used them: a crash in about one run in four, seen with a mistyped URL).
                 camera.shutdown()
-                diagnostic(error.message)
+                tell(error.message)
                 throw ExitCode(2)
             }
         } else {
@@ -276,12 +299,18 @@ struct Run: ParsableCommand {
         let dock = DeviceRuntime.Dock(target: target, bytesPerSecond: offloadRate, clockOffset: dockClockOffsetNanos ?? 0)
         let runtime = DeviceRuntime(camera: camera, config: deviceConfig, batteryPercent: battery,
                                     storageCapacity: capacity, statsEvery: statsEvery.nanos, dock: dock)
-        if isatty(STDERR_FILENO) == 1 { runtime.progressBar = Self.drawProgress }
-        let runner = ScriptRunner(device: runtime, reader: LineReader(fd: inputFD), stop: { stopSignal != 0 },
+        if let console {
+            // The status line shows the offload (bytes, rate, time left); no bar on stderr.
+            console.watch(runtime.liveStatus)
+        } else if isatty(STDERR_FILENO) == 1 {
+            runtime.progressBar = Self.drawProgress
+        }
+        // With a prompt, the lines typed come through the console's pipe.
+        let runner = ScriptRunner(device: runtime, reader: LineReader(fd: console?.scriptFD ?? inputFD), stop: { stopSignal != 0 },
                                   duration: duration?.nanos)
         runner.run()
         if strict && runner.failures > 0 {
-            diagnostic("\(runner.failures) script error(s) or failed expectation(s)")
+            tell("\(runner.failures) script error(s) or failed expectation(s)")
             throw ExitCode(1)
         }
     }

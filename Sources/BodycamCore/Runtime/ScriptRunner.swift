@@ -121,6 +121,10 @@ public final class ScriptRunner {
                                      ("expected", .string(e.value)), ("actual", actual), ("ok", .bool(ok))])
         case .status:
             d.camera.emit("status", d.status())
+        case .help:
+            d.camera.emit("help", [("commands", .array(ScriptParser.commands.map {
+                .object([("usage", .string($0.usage)), ("does", .string($0.does))])
+            }))])
         case .quit:
             break
         }

@@ -63,11 +63,31 @@ public enum ScriptCommand: Equatable, Sendable {
     case wait(Nanos)
     case expect(Expectation)
     case status
+    /// Lists the commands (a `help` event).
+    case help
     case quit
 }
 
 public enum ScriptParser {
     public static let maxLineBytes = 1024
+
+    /// What `help` lists: each command's form and what it does (the README's list, in one place here).
+    public static let commands: [(usage: String, does: String)] = [
+        ("press BUTTON", "record, function or power: down, 100 ms, up"),
+        ("double BUTTON", "two presses, 200 ms apart (double record starts a recording)"),
+        ("hold BUTTON DURATION", "down, DURATION, up (hold record 3s stops a recording)"),
+        ("down BUTTON | up BUTTON", "raw button edges"),
+        ("trigger SOURCE", "holster, taser, lightbar or peer: starts a recording"),
+        ("dock | undock", "put on / take off the dock: charge, sync the clock, offload"),
+        ("assign OFFICER-ID", "badge tap at the dock: the officer checks the camera out"),
+        ("battery PERCENT", "set the battery gauge, 0-100"),
+        ("fault KIND", "disk-full, disk-ok, disk-stall, disk-resume, camera-lost, camera-back, corrupt-frames N"),
+        ("wait DURATION", "let time pass: 250ms, 3s, 2m, 1h30m"),
+        ("expect FIELD OP VALUE", "check a status field: expect state = recording"),
+        ("status", "everything the camera knows about itself"),
+        ("help", "this list"),
+        ("quit", "finalize every recording and stop"),
+    ]
     public static let maxWait: Nanos = 24 * 3600 * Nanos.perSecond
     public static let maxHold: Nanos = 600 * Nanos.perSecond
     public static let maxCorruptFrames = 100_000
@@ -113,9 +133,10 @@ public enum ScriptParser {
                 return .failure(ScriptError("unknown trigger '\(args[0])' (holster, taser, lightbar, peer)"))
             }
             return .success(.trigger(t))
-        case "dock", "undock", "status", "quit":
+        case "dock", "undock", "status", "help", "quit":
             if let e = arity(0) { return .failure(e) }
-            return .success(verb == "dock" ? .dock : verb == "undock" ? .undock : verb == "status" ? .status : .quit)
+            let bare: [String: ScriptCommand] = ["dock": .dock, "undock": .undock, "status": .status, "help": .help, "quit": .quit]
+            return .success(bare[verb]!)
         case "battery":
             if let e = arity(1) { return .failure(e) }
             let v = args[0].hasSuffix("%") ? String(args[0].dropLast()) : args[0]
