@@ -31,7 +31,8 @@ public enum StatusLineText {
         }
         if s.state != .docked || s.offload == nil { parts.append(("LED " + s.led.rawValue, 3)) }
         let low = s.battery < lowBattery && !s.charging
-        parts.append(("battery \(s.battery)%" + (low ? " LOW" : ""), low ? 8 : 6))
+        // On the dock the battery only fills: the transfer matters more there.
+        parts.append(("battery \(s.battery)%" + (low ? " LOW" : ""), low ? 8 : s.charging ? 3 : 6))
         if s.state != .docked || s.offload == nil {
             parts.append((s.storageFree > 0 ? "storage \(Quantities.bytes(s.storageFree)) free" : "storage FULL",
                           s.storageFree > 0 ? 4 : 8))
