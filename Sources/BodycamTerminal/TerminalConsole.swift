@@ -91,8 +91,8 @@ public final class TerminalConsole: @unchecked Sendable {
     /// A message for the person (what would go to stderr), printed in the scrollback.
     public func say(_ message: String) { lock.withLock { queue.append(.note(message)) } }
 
-    /// Prints everything queued, leaves the last status as a line of its own and the cursor on a fresh
-    /// line, restores the terminal's settings and stops the thread. Safe to call more than once.
+    /// Prints everything queued, erases the footer (the cursor is left on a fresh line), restores the
+    /// terminal's settings and stops the thread. Safe to call more than once.
     public func finish() {
         lock.withLock { finishing = true }
         thread?.join()
@@ -126,12 +126,11 @@ public final class TerminalConsole: @unchecked Sendable {
                 out += eraseFooter()
                 for line in scroll { out += line + "\n" }
             }
-            refreshStatus(board, width: width, force: done)
+            refreshStatus(board, width: width)
             if done {
-                // The end: the last status stays as a line of its own, the cursor on a fresh line.
-                out += eraseFooter()
-                if !statusText.isEmpty { out += statusText + "\n" }
-                write(out)
+                // The end: the footer goes (the camera is off: its last status would mislead), and the
+                // cursor is left at the start of a fresh line, under the last event.
+                write(out + eraseFooter())
                 return
             }
             let footer = footerText(width: width)
@@ -184,14 +183,14 @@ public final class TerminalConsole: @unchecked Sendable {
     }
 
     /// Re-renders the status text when the board changed and the last check is old enough.
-    private func refreshStatus(_ board: LiveStatusBoard?, width: Int, force: Bool) {
+    private func refreshStatus(_ board: LiveStatusBoard?, width: Int) {
         guard let board else { return }
         let now = Self.monotonic()
-        guard force || now - statusCheckedAt >= Self.statusInterval else { return }
+        guard now - statusCheckedAt >= Self.statusInterval else { return }
         let (status, version) = board.latest
         statusCheckedAt = now
         // The width matters too: a resized terminal gets a line that fits.
-        guard version != statusVersion || shownWidth != width || force else { return }
+        guard version != statusVersion || shownWidth != width else { return }
         statusVersion = version
         shownWidth = width
         statusText = StatusLineText.render(status, width: width - 1)
