@@ -94,11 +94,14 @@ public final class TerminalConsole: @unchecked Sendable {
     /// Prints everything queued, erases the footer (the cursor is left on a fresh line), restores the
     /// terminal's settings and stops the thread. Safe to call more than once.
     public func finish() {
+        guard let t = thread else { return }
         lock.withLock { finishing = true }
-        thread?.join()
+        t.join()
         thread = nil
         TerminalMode.restore()
         if scriptWriteFD >= 0 { close(scriptWriteFD); scriptWriteFD = -1 }
+        // The runner has stopped reading by now (its reader thread is joined before the run returns).
+        if let fd = scriptFD { close(fd) }
     }
 
     // MARK: - The console thread

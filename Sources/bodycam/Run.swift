@@ -279,7 +279,7 @@ struct Run: ParsableCommand {
         if person && console?.scriptFD != nil {
             tell("camera on (\(realTime ? "real" : "virtual") clock). Type help for the commands; quit or Ctrl-D ends, Ctrl-C stops.")
         } else if person {
-            diagnostic("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
+            tell("camera on (\(realTime ? "real" : "virtual") clock); type commands: double record, hold record 3s, press function, status, quit ...")
         }
         let target: RecordsTarget
         if let url = records, url.contains("://") {
