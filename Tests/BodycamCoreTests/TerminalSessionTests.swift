@@ -153,6 +153,26 @@ struct TerminalSessionTests {
                 "unexpected escape sequences: \(Set(sequences))")
     }
 
+    /// On the dock, the status line carries the transfer: percent, bytes, the dock's rate, time left.
+    @Test func theStatusLineShowsTheOffloadOnTheDock() throws {
+        let pty = try PTY()
+        defer { pty.close() }
+        let storage = TestSupport.temporaryDirectory("terminal-dock")
+        let handle = FileHandle(fileDescriptor: pty.slave, closeOnDealloc: false)
+        let p = try Self.start(["run", "-o", storage, "-s", "160x120", "-r", "10", "--records", storage + "-records",
+                                "--offload-rate", "20000"], stdin: handle, stdout: handle, stderr: handle)
+        #expect(pty.waitFor("Ready \\(was booting"), "\(pty.text.suffix(2000))")
+        pty.type("double record\r")
+        #expect(pty.waitFor("● REC(\u{1B}\\[0m)? 00:00:0[2-9]"), "\(pty.text.suffix(2000))")
+        pty.type("dock\r")
+        #expect(pty.waitFor("DOCKED charging  offload [0-9]+%  [0-9.]+/[0-9.]+ [kM]B  20 kB/s  [0-9]+ (s|min)"),
+                "\(pty.text.suffix(2000))")
+        pty.type("quit\r")
+        #expect(Self.exitStatus(p) == 0)
+        // No progress bar anywhere but the status line (it is in JSON mode only, on stderr).
+        #expect(!pty.text.contains("offload ["))
+    }
+
     @Test func ctrlDOnAnEmptyPromptEndsTheRunAndRestoresTheTerminal() throws {
         let pty = try PTY(columns: 40)
         defer { pty.close() }
