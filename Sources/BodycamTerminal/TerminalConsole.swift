@@ -114,6 +114,11 @@ public final class TerminalConsole: @unchecked Sendable {
             }
             let width = terminalWidth()
             var out = ""
+            if TerminalMode.takeResumed() {
+                // Back from Ctrl-Z: the shell wrote below the old footer. Start a new one on a fresh line.
+                footerShown = false
+                out += "\r\n"
+            }
             var scroll: [String] = []
             for item in items {
                 switch item {

@@ -8,7 +8,10 @@ import Glibc
 /// allocates or locks).
 public enum TerminalMode {
     nonisolated(unsafe) private static var saved = termios()
+    nonisolated(unsafe) private static var prompt = termios()
     nonisolated(unsafe) private static var savedFD: Int32 = -1
+    /// Set when the process was continued after Ctrl-Z: the console redraws its footer.
+    nonisolated(unsafe) private static var resumed: sig_atomic_t = 0
 
     /// Puts `fd` (a terminal) in the prompt's mode and remembers how it was. False if it is not a terminal.
     public static func enterPromptMode(fd: Int32) -> Bool {
@@ -29,6 +32,34 @@ public enum TerminalMode {
             savedFD = -1
             return false
         }
+        prompt = t
+        // Ctrl-Z: the shell gets its terminal back as it was; `fg` gets the prompt back.
+        signal(SIGTSTP) { _ in TerminalMode.suspend() }
+        // A parent may have started us with it blocked (the mask is inherited): it must get through.
+        var suspend = sigset_t()
+        sigemptyset(&suspend)
+        sigaddset(&suspend, SIGTSTP)
+        pthread_sigmask(SIG_UNBLOCK, &suspend, nil)
+        return true
+    }
+
+    /// SIGTSTP's handler (async-signal-safe): the saved settings, a real stop (SIGSTOP cannot be caught),
+    /// and once continued the prompt's settings again.
+    private static func suspend() {
+        let fd = savedFD
+        if fd >= 0 { _ = tcsetattr(fd, TCSANOW, &saved) }
+        _ = kill(getpid(), SIGSTOP)
+        if fd >= 0 && savedFD >= 0 {
+            _ = tcsetattr(fd, TCSANOW, &prompt)
+            resumed = 1
+        }
+    }
+
+    /// Whether the process was continued after a Ctrl-Z since the last call (the screen has moved on: the
+    /// footer must be drawn afresh, not erased).
+    public static func takeResumed() -> Bool {
+        guard resumed != 0 else { return false }
+        resumed = 0
         return true
     }
 

@@ -173,6 +173,36 @@ struct TerminalSessionTests {
         #expect(!pty.text.contains("offload ["))
     }
 
+    /// Ctrl-Z (SIGTSTP) gives the shell its terminal back as it was; `fg` (SIGCONT) brings the prompt back.
+    @Test func ctrlZRestoresTheTerminalAndFgTakesItBack() throws {
+        let pty = try PTY()
+        defer { pty.close() }
+        let before = pty.settings()
+        let storage = TestSupport.temporaryDirectory("terminal-tstp")
+        let handle = FileHandle(fileDescriptor: pty.slave, closeOnDealloc: false)
+        let p = try Self.start(["run", "-o", storage, "-s", "160x120", "-r", "10"], stdin: handle, stdout: handle, stderr: handle)
+        #expect(pty.waitFor("bodycam> "))
+        #expect(!Self.same(pty.settings(), before))
+        kill(p.processIdentifier, SIGTSTP)
+        #expect(Self.eventually { Self.same(pty.settings(), before) }, "stopped with the prompt's settings in place")
+        kill(p.processIdentifier, SIGCONT)
+        #expect(Self.eventually { !Self.same(pty.settings(), before) }, "continued without the prompt's settings")
+        pty.type("status\r")
+        #expect(pty.waitFor("Status: "), "\(pty.text.suffix(2000))")
+        pty.type("quit\r")
+        #expect(Self.exitStatus(p) == 0)
+        #expect(Self.same(pty.settings(), before))
+    }
+
+    static func eventually(_ timeout: Double = 30, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
     @Test func ctrlDOnAnEmptyPromptEndsTheRunAndRestoresTheTerminal() throws {
         let pty = try PTY(columns: 40)
         defer { pty.close() }
