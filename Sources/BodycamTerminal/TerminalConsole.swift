@@ -208,10 +208,13 @@ public final class TerminalConsole: @unchecked Sendable {
     private func footerText(width: Int) -> String {
         var footer = styled(statusText)
         if promptOpen {
-            let room = max(2, width - 1 - Self.prompt.count)
+            // A very narrow window gets a short prompt: the line must not wrap (the footer would be taller
+            // than it is counted when erased).
+            let prompt = width >= Self.prompt.count + 8 ? Self.prompt : ">"
+            let room = max(0, width - 1 - prompt.count)
             let (text, column) = editor.visible(width: room)
-            footer += "\r\n" + Self.prompt + text + "\r"
-            let col = Self.prompt.count + column
+            footer += "\r\n" + prompt + text + "\r"
+            let col = prompt.count + column
             if col > 0 { footer += "\u{1B}[\(col)C" }
         }
         return footer
