@@ -148,6 +148,21 @@ struct TerminalEventTextTests {
         }
     }
 
+    @Test func helpIsACommandInScriptsToo() {
+        #expect(ScriptParser.parse("help") == .success(.help))
+        #expect(ScriptParser.parse("  HELP  # the list") == .success(.help))
+        #expect(ScriptParser.parse("help me") == .failure(ScriptError("'help' takes 0 arguments, got 1")))
+        // Every verb the parser knows is listed (the first word of each usage), and nothing it does not know.
+        let verbs = ScriptParser.commands.flatMap { $0.usage.split(separator: "|").map { String($0.split(separator: " ")[0]) } }
+        for verb in verbs {
+            if case .failure(let e) = ScriptParser.parse(verb), e.message.hasPrefix("unknown command") {
+                Issue.record("help lists '\(verb)', which the parser does not know")
+            }
+        }
+        #expect(Set(verbs) == ["press", "double", "hold", "down", "up", "trigger", "dock", "undock", "assign", "battery",
+                               "fault", "wait", "expect", "status", "help", "quit"])
+    }
+
     @Test func anUnknownTypeGetsACompactGenericLine() {
         #expect(Self.text("mystery", [("a", .int(1)), ("b", .string("x")), ("c", .null)]) == "08:00:12  mystery: a 1, b x, c none")
         let long = Self.text("mystery", [("blob", .string(String(repeating: "x", count: 5000)))])
