@@ -47,18 +47,30 @@ let package = Package(
             name: "BodycamCLI",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The camera's live view and control page (`bodycam run --http`): MJPEG stream, snapshot, server-sent
+        // events, control route, on the records service's HTTP stack.
+        .target(
+            name: "BodycamLiveView",
+            dependencies: [
+                "BodycamCore",
+                "BodycamEvidence",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+            ]
+        ),
         .executableTarget(
             name: "bodycam",
             dependencies: [
                 "BodycamCore",
                 "BodycamEvidence",
                 "BodycamCLI",
+                "BodycamLiveView",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "BodycamCoreTests",
-            dependencies: ["BodycamCore", "BodycamEvidence", "CHAL"]
+            dependencies: ["BodycamCore", "BodycamEvidence", "CHAL", "BodycamLiveView"]
         ),
         // Central records: catalogue, blob store, custody log, device ingest and the people API.
         .target(
