@@ -189,6 +189,23 @@ import Testing
         #expect(!TestSupport.segments(in: rig.storage).isEmpty, "a recording is in storage")
     }
 
+    /// A viewer that stops reading is closed once a write has waited the deadline, and its slot is free.
+    @Test func viewerThatStopsReadingIsClosed() throws {
+        var limits = LiveViewServer.Limits()
+        limits.deadlineSeconds = 1
+        let rig = try LiveViewRig(clock: MonotonicClock(), width: 640, height: 480, fps: 30, limits: limits)
+        try rig.startAndWaitUntilReady()
+        defer { try? rig.finish() }
+        let fd = try RawHTTP.connect(port: rig.port, receiveBuffer: 4096)
+        defer { close(fd) }
+        RawHTTP.send(fd, RawHTTP.head(method: "GET", path: "/stream.mjpg", port: rig.port))
+        #expect(LiveViewRig.eventually { rig.tap?.counters.viewers == 1 })
+        // Never read: the socket fills, a write waits, the deadline closes the connection (well before the
+        // default 10 s, so this fails if the deadline is not applied).
+        #expect(LiveViewRig.eventually(8) { rig.tap?.counters.viewers == 0 }, "the stalled viewer is still connected: \(String(describing: rig.tap?.counters))")
+        #expect(rig.camera.framesDropped == 0)
+    }
+
     // MARK: - The frame path never waits for a viewer
 
     /// A viewer connects and never reads (a small receive window) while the camera runs on the virtual

@@ -100,6 +100,13 @@ public final class LiveFrameTap: @unchecked Sendable { // the slot is guarded by
         if count > 0 { viewerSkipped.add(count, ordering: .relaxed) }
     }
 
+    /// Holds the slot's lock while `body` runs, as a viewer copying would (tests: the frame path must skip).
+    func holdingSlot(_ body: () -> Void) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        body()
+    }
+
     public struct Counters: Equatable, Sendable {
         /// Frames copied into the slot.
         public var published: UInt64

@@ -25,7 +25,7 @@ final class LiveViewRig: @unchecked Sendable {
 
     /// - liveView: false for the same camera without a live view (the reference run).
     init(clock: CameraClock, width: Int = 320, height: Int = 240, fps: Int = 15, liveView: Bool = true,
-         name: String = #function) throws {
+         limits: LiveViewServer.Limits = .init(), name: String = #function) throws {
         storage = TestSupport.temporaryDirectory(name)
         var settings = CameraSettings()
         settings.width = width
@@ -43,7 +43,8 @@ final class LiveViewRig: @unchecked Sendable {
             let fanOut = EventFanOut(base: events, maxSubscribers: LiveViewServer.Limits().eventSubscribers)
             server = try LiveViewServer.start(address: LiveViewAddress(host: "127.0.0.1", port: 0),
                                               camera: .init(tap: tap, events: fanOut, status: status, control: control,
-                                                            fps: fps, deviceID: settings.deviceID))
+                                                            fps: fps, deviceID: settings.deviceID),
+                                              limits: limits)
             self.tap = tap
             sink = fanOut
         } else {
