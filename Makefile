@@ -15,8 +15,9 @@ HW_DIR     := .build-hw
 BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux openssl
 # The live view's browser test (`make test`): headless Chromium and its WebDriver. Not needed by `make run`.
 BROWSER_PACKAGES := chromium chromium-driver
-# `make run ARGS="..."` passes options to `bodycam run`.
-ARGS       ?= --camera auto
+# `make run ARGS="..."` passes options to `bodycam run`, after `--camera auto` (a later --camera wins), so
+# `make run ARGS="--http 127.0.0.1:8080"` still uses the webcam.
+ARGS       ?=
 
 .PHONY: all deps hw-deps browser-deps test-browser build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz clean
 
@@ -54,7 +55,7 @@ records: build-records
 
 # The simulated camera on synthetic frames, commands from the terminal. Recordings go to ./storage.
 run: build
-	$(BIN) run $(ARGS)
+	$(BIN) run --camera auto $(ARGS)
 
 # Unit tests (debug build) plus end-to-end tests that drive the release binary, then the live view in
 # headless Chromium (its screenshot in .build/browser/live-view.png).
