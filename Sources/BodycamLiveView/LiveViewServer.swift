@@ -47,7 +47,11 @@ public final class LiveViewServer: @unchecked Sendable { // `task` is set once i
     public let address: LiveViewAddress
     /// The port bound (the one asked for, or the one picked for port 0).
     public let port: Int
-    public var url: String { "http://\(address.urlHost):\(port)/" }
+    /// The page's address; on a wildcard address, this machine's own (a browser here can open it).
+    public var url: String {
+        let host = address.host == "0.0.0.0" ? "127.0.0.1" : address.host == "::" ? "[::1]" : address.urlHost
+        return "http://\(host):\(port)/"
+    }
 
     private let streams: ViewerSlots
     private let snapshots: ViewerSlots

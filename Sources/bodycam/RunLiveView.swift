@@ -21,7 +21,7 @@ struct LiveViewSetup {
                                                                                fps: settings.fps, deviceID: settings.deviceID),
                                               limits: limits)
         if !address.isLoopback {
-            diagnostic("warning: the live view listens on \(address): anyone who can reach it can see the picture and press the camera's buttons")
+            diagnostic("warning: the live view listens on \(address.urlHost):\(server.port): anyone who can reach it can see the picture and press the camera's buttons")
         }
         return LiveViewSetup(server: server, tap: tap, events: events, status: status, control: control)
     }

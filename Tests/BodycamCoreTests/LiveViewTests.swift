@@ -206,6 +206,23 @@ import Testing
         #expect(rig.camera.framesDropped == 0)
     }
 
+    /// A request head dribbled byte by byte (slowloris) holds a connection for the deadline only.
+    @Test func slowRequestHeadIsClosedAtTheDeadline() throws {
+        var limits = LiveViewServer.Limits()
+        limits.deadlineSeconds = 1
+        let rig = try LiveViewRig(clock: MonotonicClock(), limits: limits)
+        try rig.startAndWaitUntilReady()
+        defer { try? rig.finish() }
+        let fd = try RawHTTP.connect(port: rig.port, timeoutSeconds: 8)
+        defer { close(fd) }
+        RawHTTP.send(fd, Array("GET / HTTP/1.1\r\nHost: 127.0.0.1".utf8))
+        var byte: UInt8 = 0
+        let n = read(fd, &byte, 1)
+        let why = errno
+        // 0: closed by the server; -1 with EAGAIN would be the 8 s receive timeout: not closed.
+        #expect(n == 0, "the connection was not closed (read \(n), errno \(why))")
+    }
+
     // MARK: - The frame path never waits for a viewer
 
     /// A viewer connects and never reads (a small receive window) while the camera runs on the virtual
