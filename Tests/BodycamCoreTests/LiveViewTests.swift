@@ -48,6 +48,23 @@ import Testing
         #expect(route.submit(Array("".utf8)).status == .badRequest)
     }
 
+    // MARK: - The command line
+
+    @Test func httpRefusesTheVirtualClockAndAPortInUse() throws {
+        let virtual = try TestSupport.bodycam(["run", "--http", "8080", "--clock", "virtual"])
+        #expect(virtual.status == 64)
+        #expect(virtual.stderr.contains("--http needs the real clock"))
+        #expect(virtual.stderr.split(separator: "\n").count == 1)
+        let taken = TestSupport.loopbackListener()
+        defer { close(taken.fd) }
+        let storage = TestSupport.temporaryDirectory() + "/storage"
+        let inUse = try TestSupport.bodycam(["run", "--http", "127.0.0.1:\(taken.port)", "-o", storage])
+        #expect(inUse.status == 2)
+        #expect(inUse.stderr.contains("already in use"), "\(inUse.stderr)")
+        #expect(inUse.events.isEmpty, "nothing started: \(inUse.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: storage), "the camera never booted on the storage")
+    }
+
     // MARK: - Routes against a running camera (real clock)
 
     @Test func routesRefuseHostileRequests() throws {
