@@ -10,7 +10,7 @@ import Synchronization
 /// (Hummingbird 2 on SwiftNIO): the page, the MJPEG stream, a snapshot, server-sent events and the
 /// control route. It binds before the camera starts, so a port in use stops the run before anything is
 /// recorded, and it runs on threads of its own (`LiveViewExecutor`).
-public final class LiveViewServer: @unchecked Sendable { // `task` is set once in `start`
+public final class LiveViewServer: Sendable {
     /// What the server shows and drives.
     public struct Camera: Sendable {
         public var tap: LiveFrameTap
@@ -57,11 +57,14 @@ public final class LiveViewServer: @unchecked Sendable { // `task` is set once i
     private let snapshots: ViewerSlots
     private let eventStreams: ViewerSlots
     private let events: EventFanOut
-    private var task: Task<Void, Never>?
-    private let finished = OneShot<Void>()
+    private let task: Task<Void, Never>
+    /// Set when the server's task has ended.
+    private let finished: OneShot<Void>
 
-    private init(address: LiveViewAddress, port: Int, streams: ViewerSlots, snapshots: ViewerSlots, eventStreams: ViewerSlots, events: EventFanOut) {
-        (self.address, self.port, self.streams, self.snapshots, self.eventStreams, self.events) = (address, port, streams, snapshots, eventStreams, events)
+    private init(address: LiveViewAddress, port: Int, streams: ViewerSlots, snapshots: ViewerSlots, eventStreams: ViewerSlots,
+                 events: EventFanOut, task: Task<Void, Never>, finished: OneShot<Void>) {
+        (self.address, self.port, self.streams, self.snapshots, self.eventStreams) = (address, port, streams, snapshots, eventStreams)
+        (self.events, self.task, self.finished) = (events, task, finished)
     }
 
     public struct StartError: Error, CustomStringConvertible {
@@ -108,15 +111,10 @@ public final class LiveViewServer: @unchecked Sendable { // `task` is set once i
             task.cancel()
             throw StartError(description: "cannot listen on \(address): \(Self.describe(error))")
         case .success(let port):
-            let server = LiveViewServer(address: address, port: port, streams: streams, snapshots: snapshots,
-                                        eventStreams: eventStreams, events: camera.events)
-            server.task = task
-            server.finishedSignal = finished
-            return server
+            return LiveViewServer(address: address, port: port, streams: streams, snapshots: snapshots,
+                                  eventStreams: eventStreams, events: camera.events, task: task, finished: finished)
         }
     }
-
-    private var finishedSignal: OneShot<Void>?
 
     /// Stops serving: every viewer and event stream is closed at once (none can hold the exit up), then
     /// the server; waits up to `timeoutSeconds` for it to be gone.
@@ -125,8 +123,8 @@ public final class LiveViewServer: @unchecked Sendable { // `task` is set once i
         snapshots.closeAll()
         eventStreams.closeAll()
         events.finishAll()
-        task?.cancel()
-        _ = finishedSignal?.wait(timeout: timeoutSeconds * Nanos.perSecond)
+        task.cancel()
+        _ = finished.wait(timeout: timeoutSeconds * Nanos.perSecond)
     }
 
     private static func routes(_ router: Router<LiveViewContext>, camera: Camera, limits: Limits, streams: ViewerSlots,
