@@ -13,10 +13,13 @@ HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils procps
 HW_DIR     := .build-hw
 # Peers for `make bench`.
 BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux openssl
-# `make run ARGS="..."` passes options to `bodycam run`.
-ARGS       ?= --camera auto
+# The live view's browser test (`make test`): headless Chromium and its WebDriver. Not needed by `make run`.
+BROWSER_PACKAGES := chromium chromium-driver
+# `make run ARGS="..."` passes options to `bodycam run`, after `--camera auto` (a later --camera wins), so
+# `make run ARGS="--http 127.0.0.1:8080"` still uses the webcam.
+ARGS       ?=
 
-.PHONY: all deps hw-deps build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz clean
+.PHONY: all deps hw-deps browser-deps test-browser build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz clean
 
 all: build
 
@@ -36,6 +39,9 @@ deps:
 hw-deps:
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(HW_PACKAGES)"
 
+browser-deps:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BROWSER_PACKAGES)"
+
 build: deps
 	$(SWIFT) build -c release --product bodycam
 
@@ -49,11 +55,17 @@ records: build-records
 
 # The simulated camera on synthetic frames, commands from the terminal. Recordings go to ./storage.
 run: build
-	$(BIN) run $(ARGS)
+	$(BIN) run --camera auto $(ARGS)
 
-# Unit tests (debug build) plus end-to-end tests that drive the release binary.
-test: build
+# Unit tests (debug build) plus end-to-end tests that drive the release binary, then the live view in
+# headless Chromium (its screenshot in .build/browser/live-view.png).
+test: build browser-deps
 	BODYCAM_BIN=$(CURDIR)/$(BIN) $(SWIFT) test
+	python3 Tests/browser/live_view.py $(CURDIR)/$(BIN)
+
+# The browser test alone.
+test-browser: build browser-deps
+	python3 Tests/browser/live_view.py $(CURDIR)/$(BIN)
 
 # The real V4L2 driver: builds a VM from Debian packages (kernel, vivid, busybox), records from vivid's
 # /dev/video0 inside it with faults injected through vivid's controls, and checks the files on the host.

@@ -53,6 +53,17 @@ let package = Package(
             name: "BodycamTerminal",
             dependencies: ["BodycamCore", "BodycamEvidence"]
         ),
+        // The camera's live view and control page (`bodycam run --http`): MJPEG stream, snapshot, server-sent
+        // events, control route, on the records service's HTTP stack.
+        .target(
+            name: "BodycamLiveView",
+            dependencies: [
+                "BodycamCore",
+                "BodycamEvidence",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+            ]
+        ),
         .executableTarget(
             name: "bodycam",
             dependencies: [
@@ -60,12 +71,13 @@ let package = Package(
                 "BodycamEvidence",
                 "BodycamTerminal",
                 "BodycamCLI",
+                "BodycamLiveView",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "BodycamCoreTests",
-            dependencies: ["BodycamCore", "BodycamEvidence", "BodycamTerminal", "CHAL"]
+            dependencies: ["BodycamCore", "BodycamEvidence", "BodycamTerminal", "BodycamLiveView", "CHAL"]
         ),
         // Central records: catalogue, blob store, custody log, device ingest and the people API.
         .target(

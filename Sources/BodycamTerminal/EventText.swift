@@ -65,6 +65,9 @@ public enum EventText {
             if f.s("action") == "assigned" { return ["Officer \(f.s("officer")) has the camera (assigned at the dock)"] }
             if f.s("action") == "checked-in" { return ["Officer \(f.s("officer")) checked the camera back in"] }
             return generic(e)
+        case "http":
+            if f.s("action") == "listening" { return ["Live view at \(f.s("url")) (picture, status and buttons in a browser)"] }
+            return generic(e)
         case "marker":
             return ["Marker \(f.s("number")) in \(f.s("recording")) (frame \(f.s("frame_seq")))"]
         case "trigger":

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import BodycamCore
 import BodycamTerminal
+import BodycamLiveView
 #if canImport(Glibc)
 import Glibc
 import BodycamEvidence
@@ -79,6 +80,8 @@ struct Run: ParsableCommand {
     @Option(help: "UTC at start, YYYY-MM-DDTHH:MM:SSZ, or 'now' (default: the machine's clock on the real clock; 2026-01-01T08:00:00Z on the virtual clock, fixed so reruns are identical). Never before the last time recorded on this storage.")
     var utcStart: String?
     @Option(help: "Sensor noise of synthetic frames, 0-64 (0 compresses unrealistically well).") var noise = 6
+    @Option(help: ArgumentHelp("Serve the live view and control page: PORT (on 127.0.0.1) or ADDRESS:PORT (0: any free port; the URL is in the `http` event). Real clock; the end of input does not end the run. Any address but loopback lets everyone who can reach it watch and press buttons.", valueName: "[address:]port"))
+    var http: String?
     @Option(help: "virtual: time moves only by script commands, as fast as the machine goes (reruns are identical); real: wall-clock time; auto: real when a person types at a terminal, else virtual.")
     var clock: ClockChoice = .auto
 
@@ -161,6 +164,10 @@ struct Run: ParsableCommand {
         if let duration, duration.nanos <= 0 {
             throw ValidationError("--duration \(duration): camera time to run, more than 0 (e.g. 10s, 2m, 8h)")
         }
+        if let http {
+            if case .failure(let e) = LiveViewAddress.parse(http) { throw ValidationError("--http \(e.message)") }
+            if clock == .virtual { throw ValidationError("--http needs the real clock: a live picture on the virtual clock makes no sense (drop --clock virtual)") }
+        }
         if format == .nv12 {
             throw ValidationError("--format nv12: synthetic frames are yuyv, i420 or mjpeg (nv12 comes from --camera or --source)")
         }
@@ -202,7 +209,7 @@ struct Run: ParsableCommand {
             diagnostic(cameraPath.map { "using the camera \($0)" } ?? "no camera found: using synthetic frames")
         }
         // A live camera runs on real time; synthetic frames on the virtual clock unless asked otherwise.
-        let realTime = cameraPath != nil || clock == .real || (clock == .auto && person)
+        let realTime = cameraPath != nil || clock == .real || (clock == .auto && (person || http != nil))
         let cameraClock: CameraClock = realTime ? MonotonicClock() : VirtualClock()
         // A fixed start keeps virtual-clock reruns byte-identical; a real clock follows the machine's.
         if utcStart == nil && !realTime { settings.utcStart = CameraSettings.virtualClockStart }
@@ -242,10 +249,19 @@ struct Run: ParsableCommand {
         func tell(_ message: String) {
             if let console { console.say("bodycam: " + message) } else { diagnostic(message) }
         }
-        let events: EventSink = console.map { ConsoleEventSink(console: $0) } ?? JSONLinesSink()
+        let sink: EventSink = console.map { ConsoleEventSink(console: $0) } ?? JSONLinesSink()
+        // --http: bound before the camera starts (a port in use ends the run before anything is recorded).
+        var live: LiveViewSetup?
+        if let http, case .success(let address) = LiveViewAddress.parse(http) {
+            do { live = try LiveViewSetup.start(address, settings: settings, events: sink) } catch {
+                tell("--http \(http): \(error.description)")
+                throw ExitCode(2)
+            }
+        }
+        defer { live?.stop() }
         let camera: CameraRuntime
         do {
-            camera = try CameraRuntime(settings: settings, clock: cameraClock, events: events, source: frameSource)
+            camera = try CameraRuntime(settings: settings, clock: cameraClock, events: live?.events ?? sink, source: frameSource)
         } catch {
             tell(error.description)
             throw ExitCode(2)
@@ -264,6 +280,7 @@ struct Run: ParsableCommand {
             ("storage", .string(s.storage)),
             ("overlay", .string(s.overlay ? s.overlayTime.rawValue : "off")),
         ])
+        live?.attach(to: camera)
         let r = camera.recovery
         if !r.isEmpty {
             camera.emit("recovery", [("segments_rebuilt", .array(r.segmentsRebuilt.map { .string($0) })),
@@ -298,16 +315,19 @@ struct Run: ParsableCommand {
         }
         let dock = DeviceRuntime.Dock(target: target, bytesPerSecond: offloadRate, clockOffset: dockClockOffsetNanos ?? 0)
         let runtime = DeviceRuntime(camera: camera, config: deviceConfig, batteryPercent: battery,
-                                    storageCapacity: capacity, statsEvery: statsEvery.nanos, dock: dock)
+                                    storageCapacity: capacity, statsEvery: statsEvery.nanos, dock: dock,
+                                    liveStatus: live?.status ?? LiveStatusBoard())
         if let console {
             // The status line shows the offload (bytes, rate, time left); no bar on stderr.
             console.watch(runtime.liveStatus)
         } else if isatty(STDERR_FILENO) == 1 {
             runtime.progressBar = Self.drawProgress
         }
-        // With a prompt, the lines typed come through the console's pipe.
+        // With a prompt, the lines typed come through the console's pipe. With --http the page may still
+        // send commands when piped input ends, so the run goes on; Ctrl-D at the prompt still ends it.
         let runner = ScriptRunner(device: runtime, reader: LineReader(fd: console?.scriptFD ?? inputFD), stop: { stopSignal != 0 },
-                                  duration: duration?.nanos)
+                                  duration: duration?.nanos, remote: live?.control,
+                                  runsPastEndOfInput: live != nil && !(person && console != nil))
         runner.run()
         if strict && runner.failures > 0 {
             tell("\(runner.failures) script error(s) or failed expectation(s)")

@@ -80,6 +80,8 @@ struct TerminalEventTextTests {
          "08:00:12  Officer PC-1234 has the camera (assigned at the dock)"),
         ("officer", [("action", .string("checked-in")), ("officer", .string("PC-1234"))],
          "08:00:12  Officer PC-1234 checked the camera back in"),
+        ("http", [("action", .string("listening")), ("url", .string("http://127.0.0.1:8080/"))],
+         "08:00:12  Live view at http://127.0.0.1:8080/ (picture, status and buttons in a browser)"),
         ("marker", [("recording", .string("BWV-0001-000001")), ("number", .int(2)), ("frame_seq", .int(1234))],
          "08:00:12  Marker 2 in BWV-0001-000001 (frame 1234)"),
         ("trigger", [("source", .string("taser")), ("action", .string("ignored")), ("reason", .string("asleep"))],

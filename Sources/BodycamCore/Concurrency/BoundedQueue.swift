@@ -31,6 +31,17 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
         }
     }
 
+    /// Adds `item` if there is room, never waiting. False if the queue is full or closed.
+    public func tryPush(_ item: Element) -> Bool {
+        lock.withLock {
+            guard count < capacity && !closed else { return false }
+            items[(first + count) % capacity] = item
+            count += 1
+            lock.broadcast(notEmpty)
+            return true
+        }
+    }
+
     public enum Popped {
         case item(Element)
         case timedOut

@@ -195,7 +195,7 @@ public final class CameraRuntime {
         let snap = recorder.snapshot
         let c = path.counters, r = snap.counters.ring
         let heldSeconds = snap.oldestMono.map { Double(clock.now - $0) / 1e9 } ?? 0
-        emit("stats", [
+        let fields: [(String, JSON)] = [
             ("frames_captured", .int(Int64(c.captured))), ("frames_stored", .int(Int64(c.stored))),
             ("frames_written", .int(Int64(snap.counters.framesWritten))),
             ("segments_written", .int(Int64(snap.counters.segmentsWritten))),
@@ -208,7 +208,8 @@ public final class CameraRuntime {
             ("ring_seconds", .double((heldSeconds * 1000).rounded() / 1000)),
             ("encoder_heap_fallbacks", .int(Int64(path.encoderHeapFallbacks))),
             ("rss_bytes", ProcessStats.residentBytes().map { .int($0) } ?? .null),
-        ])
+        ]
+        emit("stats", fields + (path.liveTap?.fields ?? []))
     }
 
     /// Stops any recording and waits for every file to be finished.

@@ -26,6 +26,8 @@ public final class FramePath {
     private let encoder: JPEGEncoder?
     /// The time stamp burnt into raw frames before encoding (nil: off, or MJPEG).
     public let overlay: FrameOverlay?
+    /// Live viewers' copy of each stored frame (`--http`); set before capture starts, nil without it.
+    public var liveTap: LiveFrameTap?
     /// Where a frame from a source whose buffers are read-only is copied to be stamped (preallocated).
     private let scratch: UnsafeMutableRawBufferPointer?
     private let maxFrameBytes: Int
@@ -160,6 +162,8 @@ public final class FramePath {
             }
             length = n
         }
+        // The exact bytes the recording stores, while they are still this thread's reservation.
+        liveTap?.offer(UnsafeRawBufferPointer(rebasing: space[0..<length]), mono: frame.mono)
         recorder.commit(length: length, sequence: nextSequence, mono: frame.mono, utc: utcNow,
                         sourceSkipped: UInt32(clamping: unreportedSourceGaps))
         unreportedSourceGaps = 0

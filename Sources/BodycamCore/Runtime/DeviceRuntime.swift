@@ -52,16 +52,18 @@ public final class DeviceRuntime {
     public var progressBar: ((Offloader.Progress) -> Void)?
     /// The status a person sees (terminal status line, live page), published from this thread: after
     /// every input and at least every `statusEvery` of camera time while the camera runs.
-    public let liveStatus = LiveStatusBoard()
+    public let liveStatus: LiveStatusBoard
     public static let statusEvery: Nanos = 100 * Nanos.perMillisecond
     private var statusPublishedAt: Nanos = -Nanos.perSecond
 
     /// - Parameters:
     ///   - storageCapacity: what the device may fill (the file system's free space, capped by a setting).
     ///   - statsEvery: emit a `stats` event this often (0: never on a timer).
+    ///   - liveStatus: where the status is published (given when a reader exists before the runtime: the live view).
     public init(camera: CameraRuntime, config: DeviceConfig, batteryPercent: Int, storageCapacity: Int64, statsEvery: Nanos,
-                dock: Dock? = nil) {
+                dock: Dock? = nil, liveStatus: LiveStatusBoard = LiveStatusBoard()) {
         self.camera = camera
+        self.liveStatus = liveStatus
         self.dock = dock
         offloader = dock.map { d in
             Offloader(target: d.target, recordingsDirectory: camera.settings.recordingsDirectory, auditPath: camera.audit.path,
@@ -469,7 +471,7 @@ public final class DeviceRuntime {
     public func status() -> [(String, JSON)] {
         let snap = camera.recorder.snapshot
         let c = camera.path.counters
-        return [
+        let fields: [(String, JSON)] = [
             ("state", .string(machine.state.rawValue)),
             ("stealth", .bool(machine.stealth)),
             ("led", .string(machine.led.rawValue)),
@@ -496,6 +498,7 @@ public final class DeviceRuntime {
             ("prerecord_frames", .int(Int64(snap.framesHeld))),
             ("prerecord_s", .double(snap.oldestMono.map { Double((now - $0) / Nanos.perMillisecond) / 1000 } ?? 0)),
         ]
+        return fields + (camera.path.liveTap?.fields ?? [])
     }
 }
 

@@ -17,8 +17,10 @@ public final class ScriptInput: @unchecked Sendable {
     private let stopLock = ConditionLock()
     private var stopped = false
     private var thread: OSThread?
+    private let clock: CameraClock
 
     public init(reader: LineReader, clock: CameraClock) {
+        self.clock = clock
         thread = OSThread { [queue, unowned self] in
             while !self.isStopped {
                 let next = reader.next(timeout: Self.pollInterval)
@@ -29,6 +31,16 @@ public final class ScriptInput: @unchecked Sendable {
                 guard queue.push(Stamped(next: next, arrived: arrived)), next != .endOfInput else { return }
             }
         }
+    }
+
+    /// The line number of lines that did not come from the script (the live page's buttons).
+    public static let injectedLineNumber = 0
+
+    /// Queues a line from elsewhere (the live page) as if it had been typed now: stamped with the camera's
+    /// time on arrival, carried out and reported (`error` events) by the runner like any line. Never waits:
+    /// false when the queue is full or closed.
+    public func inject(_ text: String) -> Bool {
+        queue.tryPush(Stamped(next: .line(text, number: Self.injectedLineNumber), arrived: clock.isVirtual ? 0 : clock.now))
     }
 
     private var isStopped: Bool { stopLock.withLock { stopped } }

@@ -12,17 +12,25 @@ public final class ScriptRunner {
     private let reader: LineReader
     private let stop: () -> Bool
     private let duration: Nanos?
+    private let remote: RemoteControl?
+    private let runsPastEndOfInput: Bool
     /// Errors and failed expectations so far (`--strict` turns them into the exit status).
     public private(set) var failures = 0
 
     public static let shortPress: Nanos = 100 * Nanos.perMillisecond
 
     /// - duration: end the run this long (camera time) after power-on; nil: at `quit` or the end of input.
-    public init(device: DeviceRuntime, reader: LineReader, stop: @escaping () -> Bool, duration: Nanos? = nil) {
+    /// - remote: lines from the live page join the script's own while the runner runs.
+    /// - runsPastEndOfInput: the end of input ends nothing (the live page still controls the camera): the
+    ///   run ends at `quit`, a stop request or the duration's end.
+    public init(device: DeviceRuntime, reader: LineReader, stop: @escaping () -> Bool, duration: Nanos? = nil,
+                remote: RemoteControl? = nil, runsPastEndOfInput: Bool = false) {
         self.device = device
         self.reader = reader
         self.stop = stop
         self.duration = duration
+        self.remote = remote
+        self.runsPastEndOfInput = runsPastEndOfInput
     }
 
     /// Runs until `quit`, end of input (or with a `duration`, its end), or `stop`; then shuts the device
@@ -31,7 +39,11 @@ public final class ScriptRunner {
         device.powerOn()
         let realTime = !device.camera.clock.isVirtual
         let input = ScriptInput(reader: reader, clock: device.camera.clock)
-        defer { input.close() }
+        remote?.attach(input)
+        defer {
+            remote?.attach(nil)
+            input.close()
+        }
         scriptTime = device.now
         end = duration.map { device.now + $0 } ?? .max
         loop: while !stop() && !device.sourceEnded && device.now < end {
@@ -48,6 +60,8 @@ public final class ScriptRunner {
             switch stamped.next {
             case .nothingYet:
                 continue
+            case .endOfInput where runsPastEndOfInput:
+                continue // the reader has stopped; remote lines still come
             case .endOfInput:
                 // With a duration the camera runs on to its end, as `wait` then `quit` would.
                 runToEnd()

@@ -1,0 +1,46 @@
+import BodycamCore
+import BodycamEvidence
+
+/// Threads of the live view's own for its tasks: started with `Task(executorPreference:)`, every task the
+/// server creates prefers them, so a caller that blocks Swift's shared pool (the camera's own thread in
+/// tests, a slow disk) never stalls the page, and the page never takes the shared pool from the camera.
+final class LiveViewExecutor: TaskExecutor, @unchecked Sendable { // `jobs` is guarded by `lock`
+    private let lock = ConditionLock()
+    private let ready = Condition()
+    private var jobs: [UnownedJob] = []
+    private var next = 0
+
+    init(threads: Int) {
+        for _ in 0..<max(1, threads) {
+            _ = OSThread { [unowned self] in self.work() } // lives as long as the process
+        }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        lock.withLock {
+            jobs.append(job)
+            lock.broadcast(ready)
+        }
+    }
+
+    private func work() {
+        while true {
+            let job: UnownedJob = lock.withLock {
+                while next == jobs.count { lock.wait(ready) }
+                let job = jobs[next]
+                next += 1
+                // Drop what has run once drained (or long), so the list never grows without bound.
+                if next == jobs.count || next > 1024 {
+                    jobs.removeFirst(next)
+                    next = 0
+                }
+                return job
+            }
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+
+    /// One executor for every live view in the process (tests start several servers).
+    static let shared = LiveViewExecutor(threads: 2)
+}
