@@ -80,8 +80,9 @@ public enum ConfigFile {
             let at = lineOf(text, pattern: #"\\(u0000|U00000000)"#).map { "line \($0): " } ?? ""
             throw Problem(file, "\(at)a NUL character (\\u0000) is not accepted")
         }
-        // Arrays, tables and [sections] are never a key's value here; and toml++ built without NDEBUG (a debug
-        // build) asserts on some malformed ones (`[}`, `a = [1, }`) instead of reporting them.
+        // Arrays, tables and [sections] are never a key's value here, so they are refused before toml++ sees them:
+        // TOMLKit builds it without NDEBUG (release builds too), and its assertions abort the process on some
+        // malformed ones (`[}`, `a = [1, }`, found by fuzzing) instead of reporting them.
         if let line = firstBracketLine(text) {
             let content = text.split(separator: "\n", omittingEmptySubsequences: false)[line - 1]
             guard let key = keyOf(content) else {
