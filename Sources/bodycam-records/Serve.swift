@@ -1,4 +1,5 @@
 import ArgumentParser
+import BodycamCLI
 import BodycamEvidence
 import BodycamRecords
 
@@ -31,6 +32,9 @@ struct Serve: AsyncParsableCommand {
         Stops on SIGINT or SIGTERM.
         """)
 
+    // Read and removed before parsing (ConfigFile.expanding, in RecordsCommand.main): declared for --help and man.
+    @Option(help: ArgumentHelp("Read options from this TOML file: keys are the long option names without the dashes (data = \"/srv/records\", listen = \"0.0.0.0:8640\"); a relative path in it is taken from the file's folder; options on the command line override it.", valueName: "file"))
+    var config: String?
     @OptionGroup var data: DataOption
     @Option(help: "Address and port to listen on (port 0: any free port).")
     var listen = ListenAddress(host: "127.0.0.1", port: 8640)
@@ -40,6 +44,11 @@ struct Serve: AsyncParsableCommand {
     var tlsCert: String?
     @Option(help: ArgumentHelp("TLS private key (PEM) of --tls-cert.", valueName: "file"))
     var tlsKey: String?
+
+    /// The keys of `serve --config FILE`, with the TOML type each takes.
+    static let configKeys: [String: ConfigFile.Kind] = [
+        "data": .path(), "listen": .text, "retention-every": .text, "tls-cert": .path(), "tls-key": .path(),
+    ]
 
     func run() async throws {
         let every: Int64? = retentionEvery == "0" ? nil : Lifetime.parse(retentionEvery)

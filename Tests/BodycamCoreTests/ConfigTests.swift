@@ -122,6 +122,33 @@ struct ConfigTests {
         }
     }
 
+    /// `bodycam-records serve --config FILE`: the same reader, the data folder taken from the file's folder.
+    @Test func recordsServeTakesAConfigFileToo() throws {
+        let file = try Self.config("data = \"records\"\nlisten = \"127.0.0.1:0\"\nretention-every = \"0\"\n", name: "serve.toml")
+        let folder = (file as NSString).deletingLastPathComponent
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: RecordsServer.binary)
+        p.arguments = ["serve", "--config", file]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { p.terminate(); p.waitUntilExit() }
+        // The first line is `listening` (or nothing, if it failed to start: then the read ends at exit).
+        var line = Data()
+        while let byte = try out.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+        let listening = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any], "\(String(decoding: line, as: UTF8.self))")
+        #expect(listening["event"] as? String == "listening" && (listening["port"] as? Int ?? 0) > 0)
+        #expect(FileManager.default.fileExists(atPath: folder + "/records/service.key"))
+
+        let bad = try Self.config("listen = 8640\n", name: "bad.toml")
+        #expect(CLITests.usageError(try TestSupport.run(RecordsServer.binary, ["serve", "--config", bad]))
+                == "bodycam-records serve: --config \(bad): 'listen' (line 1) is a number (8640); listen takes a string, in quotes (listen = \"...\") (see 'bodycam-records serve --help')")
+        // Only `serve` takes one.
+        #expect(CLITests.usageError(try TestSupport.run(RecordsServer.binary, ["enrol", "BWV-1", "--data", folder, "--config", bad]))
+                .hasPrefix("bodycam-records enrol: unknown option '--config'"))
+    }
+
     /// The long option names of a subcommand of `bodycam`, from `--experimental-dump-help`.
     static func longOptions(of subcommand: String) throws -> [String] {
         let out = try TestSupport.bodycam([subcommand, "--experimental-dump-help"])
