@@ -26,7 +26,9 @@ struct OfficerOverlayTests {
         // The metadata stamp says the same.
         let stamp = try #require(TestSupport.stamps([segment]).first)
         #expect(stamp.officer == officer, "\(stamp)")
-        return try JPEGEncoderTests.decodeLumaWithLibjpeg(Array(avi.frameBytes(0)))
+        let luma = try JPEGEncoderTests.decodeLumaWithLibjpeg(Array(avi.frameBytes(0)))
+        try? FileManager.default.removeItem(atPath: storage)
+        return luma
     }
 
     /// Bright (text) pixels in the officer's line of the box: the third of its three 9-row text lines.

@@ -37,6 +37,7 @@ struct ReadmeExampleTests {
 
         // As a reader would run it: in a fresh folder, the default storage `./storage`, stdin a pipe.
         let folder = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) } // a 1280x720 recording: about 300 MB
         let p = Process()
         p.executableURL = URL(fileURLWithPath: TestSupport.binary)
         p.arguments = ["run"] + options
