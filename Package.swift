@@ -18,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // The records catalogue in SQLite (WAL, synchronous FULL, migrations); links the system libsqlite3.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-        // `bodycam run --config FILE`: reads the TOML file whose keys are the run options' long names.
+        // `--config FILE` of `bodycam run` and `bodycam-records serve`: a TOML file whose keys are the long option names.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [

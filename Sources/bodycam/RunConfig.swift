@@ -2,7 +2,7 @@ import BodycamCLI
 
 extension Run {
     /// The keys of `bodycam run --config FILE`: every long option of `run` (the device behaviour group's too),
-    /// with the TOML type its value takes. `CLITests.everyRunOptionIsAConfigKey` fails when an option is
+    /// with the TOML type its value takes. `ConfigTests.everyRunOptionIsAConfigKey` fails when an option is
     /// missing here.
     static let configKeys: [String: ConfigFile.Kind] = [
         "size": .text, "fps": .integer, "duration": .text, "quality": .integer, "format": .text,
