@@ -99,7 +99,7 @@ public enum ConfigFile {
             throw Problem(file, "not valid TOML: \("\(error)".oneLine)")
         }
         let keys = table.keys
-        let lines = Dictionary(keys.map { ($0, line(of: $0, in: text) ?? .max) }, uniquingKeysWith: min)
+        let lines = keyLines(text)
         var arguments: [Setting] = []
         for key in keys.sorted(by: { (lines[$0] ?? .max, $0) < (lines[$1] ?? .max, $1) }) {
             guard let value = table[key] else { continue }
@@ -210,16 +210,23 @@ public enum ConfigFile {
         return nil
     }
 
-    /// The key a `key = ...` line sets (bare, "quoted" or 'literal'), if it is one.
+    /// The key a `key = ...` (or dotted `key.sub = ...`) line sets, bare, "quoted" (without escapes) or
+    /// 'literal', if it is one.
     static func keyOf(_ line: Substring) -> String? {
-        let pattern = #"^\s*(?:([A-Za-z0-9_-]+)|"([^"\\]*)"|'([^']*)')\s*="#
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return nil }
-        let s = String(line)
-        guard let m = regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) else { return nil }
-        for g in 1...3 {
-            if let r = Range(m.range(at: g), in: s) { return String(s[r]) }
+        var rest = line.drop { $0 == " " || $0 == "\t" }
+        let key: Substring
+        if let quote = rest.first, quote == "\"" || quote == "'" {
+            let body = rest.dropFirst()
+            guard let end = body.firstIndex(of: quote), !body[..<end].contains("\\") || quote == "'" else { return nil }
+            key = body[..<end]
+            rest = body[body.index(after: end)...]
+        } else {
+            key = rest.prefix { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+            guard !key.isEmpty else { return nil }
+            rest = rest[key.endIndex...]
         }
-        return nil
+        rest = rest.drop { $0 == " " || $0 == "\t" }
+        return rest.first == "=" || rest.first == "." ? String(key) : nil
     }
 
     static func describe(_ value: TOMLValueConvertible) -> String {
@@ -242,12 +249,14 @@ public enum ConfigFile {
         }
     }
 
-    /// The line `key` is set on, found by reading the text (TOMLKit does not keep positions): `key =`,
-    /// `"key" =`, `key.sub =` or a `[key]` header.
-    static func line(of key: String, in text: String) -> Int? {
-        let escaped = NSRegularExpression.escapedPattern(for: key)
-        let pattern = #"^\s*(\[\[?\s*)?("# + escaped + #"|""# + escaped + #""|'"# + escaped + #"')\s*(=|\.|\])"#
-        return lineOf(text, pattern: pattern)
+    /// The first line each key is set on, found by reading the text in one pass (TOMLKit does not keep
+    /// positions; a search per key would take minutes on a 1 MiB file of short lines).
+    static func keyLines(_ text: String) -> [String: Int] {
+        var found: [String: Int] = [:]
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if let key = keyOf(line), found[key] == nil { found[key] = i + 1 }
+        }
+        return found
     }
 
     private static func lineOf(_ text: String, pattern: String) -> Int? {

@@ -121,6 +121,16 @@ struct ConfigFileTests {
         }
     }
 
+    /// A 1 MiB file of one-line keys is answered at once (a search of the text per key took minutes).
+    @Test func manyKeysAreQuick() {
+        let text = (0..<90_000).map { "k\($0) = 1" }.joined(separator: "\n")
+        let began = Date()
+        #expect(Self.problem(text).hasPrefix("--config cam.toml: unknown key 'k0' (line 1)"))
+        #expect(Date().timeIntervalSince(began) < 10)
+        #expect(Self.problem("fps = 1\n" + text + "\n\"size\" = 5").contains("unknown key 'k0' (line 2)"))
+        #expect(ConfigFile.keyLines("a = 1\n  \"b c\" = 2\n'd' = 3\ne.f = 4\n# g = 5\nh=6\na = 7") == ["a": 1, "b c": 2, "d": 3, "e": 4, "h": 6])
+    }
+
     /// Whatever the bytes, an answer or a Problem: never a trap (a trap would end this test process).
     @Test func randomTextNeverTraps() {
         var generator = SystemRandomNumberGenerator()
