@@ -83,14 +83,15 @@ public enum ConfigFile {
         // Arrays, tables and [sections] are never a key's value here, so they are refused before toml++ sees them:
         // TOMLKit builds it without NDEBUG (release builds too), and its assertions abort the process on some
         // malformed ones (`[}`, `a = [1, }`, found by fuzzing) instead of reporting them.
-        if let line = firstBracketLine(text) {
+        // Dotted keys likewise: toml++ recurses once per dot (a line of 200,000 overflowed the stack).
+        if let (line, dotted) = firstNesting(text) {
             let content = text.split(separator: "\n", omittingEmptySubsequences: false)[line - 1]
             guard let key = keyOf(content) else {
                 throw Problem(file, "line \(line): a [section] or an array; every key goes at the top level, with one value")
             }
             let name = "'\(shown(key))' (line \(line))"
             guard let kind = known[key] else { throw unknown(key, name, file, known) }
-            throw Problem(file, "\(name) is an array or a table; \(key) takes \(expected(kind, key))")
+            throw Problem(file, "\(name) is \(dotted ? "a dotted key (a table)" : "an array or a table"); \(key) takes \(expected(kind, key))")
         }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
@@ -171,10 +172,11 @@ public enum ConfigFile {
         return Problem(file, "unknown key \(name)\(hint); keys are the long option names without the dashes")
     }
 
-    /// The line of the first `[` or `{` outside strings and comments, if any.
-    static func firstBracketLine(_ text: String) -> Int? {
+    /// The line of the first `[` or `{` outside strings and comments, or of the first dot in a key (`dotted`), if any.
+    static func firstNesting(_ text: String) -> (line: Int, dotted: Bool)? {
         let b = Array(text.utf8)
         var i = 0, line = 1
+        var inKey = true // from the start of a line to its `=`
         func at(_ s: StaticString) -> Bool {
             let n = s.utf8CodeUnitCount
             return i + n <= b.count && (0..<n).allSatisfy { b[i + $0] == s.utf8Start[$0] }
@@ -195,9 +197,11 @@ public enum ConfigFile {
         }
         while i < b.count {
             switch b[i] {
-            case UInt8(ascii: "\n"): line += 1; i += 1
+            case UInt8(ascii: "\n"): line += 1; i += 1; inKey = true
             case UInt8(ascii: "#"): while i < b.count && b[i] != UInt8(ascii: "\n") { i += 1 }
-            case UInt8(ascii: "["), UInt8(ascii: "{"): return line
+            case UInt8(ascii: "["), UInt8(ascii: "{"): return (line, false)
+            case UInt8(ascii: "."): if inKey { return (line, true) } else { i += 1 }
+            case UInt8(ascii: "="): inKey = false; i += 1
             case UInt8(ascii: "\""):
                 if at("\"\"\"") { i += 3; skipString(close: "\"\"\"", escapes: true, multiline: true) }
                 else { i += 1; skipString(close: "\"", escapes: true, multiline: false) }

@@ -83,7 +83,12 @@ struct ConfigFileTests {
         #expect(try Self.arguments("size = \"\"\"\n[640x480\\\"\"\"\"\nfps = 5") == ["--size=[640x480\"", "--fps=5"])
         #expect(Self.problem("prerecord = 2026-01-01T08:00:00Z").contains("is a TOML date or time"))
         #expect(Self.problem("fps = 5\n[camera]\nfps = 5") == "--config cam.toml: line 2: a [section] or an array; every key goes at the top level, with one value")
-        #expect(Self.problem("fps.x = 5").contains("'fps' (line 1) is a table"))
+        #expect(Self.problem("fps = 5\nsize.x = 5")
+                == #"--config cam.toml: 'size' (line 2) is a dotted key (a table); size takes a string, in quotes (size = "...")"#)
+        #expect(Self.problem("\"fps\" . x = 5").contains("'fps' (line 1) is a dotted key (a table)"))
+        #expect(try Self.arguments("\"fps\" = 5\nsize = \"6.4x4.8\"\nprerecord = '1.5s' # a.b") == ["--fps=5", "--size=6.4x4.8", "--prerecord=1.5s"])
+        // toml++ recursed once per dot: 200,000 overflowed the stack.
+        #expect(Self.problem(Array(repeating: "a", count: 200_000).joined(separator: ".") + " = 1").contains("unknown key 'a' (line 1)"))
     }
 
     @Test func unknownKeysAreErrorsWithASuggestion() {
