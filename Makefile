@@ -19,7 +19,7 @@ BROWSER_PACKAGES := chromium chromium-driver
 # `make run ARGS="--http 127.0.0.1:8080"` still uses the webcam.
 ARGS       ?=
 
-.PHONY: all deps hw-deps browser-deps test-browser build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz clean
+.PHONY: all deps hw-deps browser-deps test-browser build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz man clean
 
 all: build
 
@@ -86,11 +86,22 @@ test-hw: hw-deps build
 test-hw-interrupt: hw-deps build
 	python3 Tests/hw/interrupt.py
 
-# bodycam against GStreamer, FFmpeg, tjbench and cp on the same footage; writes bench/results.md.
-# QUICK=1 for a short run. Not part of `make test`.
+# bodycam against GStreamer, FFmpeg, tjbench and cp on the same footage; writes bench/results.md and
+# throughput.svg. QUICK=1 for a short run, written to bench/results-quick.md (git-ignored) so the committed
+# figures stay those of a full run; OUT=FILE.md writes FILE.md and FILE.svg instead. Not part of `make test`.
 bench: build build-records
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_PACKAGES)"
-	python3 bench/bench.py $(CURDIR)/$(BIN) $(if $(QUICK),--quick,)
+	python3 bench/bench.py $(CURDIR)/$(BIN) $(if $(QUICK),--quick,) $(if $(OUT),--out $(OUT),)
+
+# The man pages docs/man/bodycam.1 and bodycam-records.1 (committed), from the commands' own help by
+# swift-argument-parser's generate-manual plugin (it builds the package in debug, then reads each product's
+# --experimental-dump-help). Dated by the last commit, so rerunning it changes nothing unless the help did.
+# `ManPageTests` (in `make test`) fails when a page does not name every option: run this after changing one.
+man: deps
+	$(SWIFT) package plugin generate-manual --configuration debug --date $$(git log -1 --format=%cs 2>/dev/null || date -u +%F)
+	mkdir -p docs/man
+	cp .build/plugins/GenerateManual/outputs/bodycam/bodycam.1 docs/man/bodycam.1
+	cp .build/plugins/GenerateManual/outputs/bodycam-records/bodycam-records.1 docs/man/bodycam-records.1
 
 # Coverage-guided fuzzing (libFuzzer + ASan), FUZZ_SECONDS per target (default 600): the last word of the
 # recipe is the list of targets (Fuzz/Targets.swift). Builds in .build-fuzz; crashes go to .build-fuzz/crashes.

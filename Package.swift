@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // The records catalogue in SQLite (WAL, synchronous FULL, migrations); links the system libsqlite3.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // `--config FILE` of `bodycam run` and `bodycam-records serve`: a TOML file whose keys are the long option names.
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Hardware abstraction layer in C: libjpeg(-turbo) encoding, V4L2 capture through libv4l2, and the
@@ -45,7 +47,10 @@ let package = Package(
         // What both command lines share: usage errors reported as one line naming the command's help.
         .target(
             name: "BodycamCLI",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
         ),
         // The camera for a person at a terminal: events in plain English, a live status line, a prompt
         // with line editing, `help`. JSON Lines stay what pipes, files and --json get.
@@ -75,6 +80,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The config-file reader (TOML to arguments), in-process.
+        .testTarget(name: "BodycamCLITests", dependencies: ["BodycamCLI"]),
         .testTarget(
             name: "BodycamCoreTests",
             dependencies: ["BodycamCore", "BodycamEvidence", "BodycamTerminal", "BodycamLiveView", "CHAL"]

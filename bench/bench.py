@@ -2,12 +2,21 @@
 """`make bench`: bodycam's frame path against GStreamer, FFmpeg, libjpeg-turbo's tjbench and cp, in one run,
 on the same generated footage (noisy, because clean test patterns compress 5-8 times better than camera
 footage). Each figure is the median of several runs, with the spread; each peer is given as a ratio to
-bodycam. Prints a table and writes bench/results.md. Usage: bench.py BODYCAM [--quick]"""
+bodycam. Prints a table and writes bench/results.md and bench/throughput.svg; a quick run writes
+bench/results-quick.md and bench/throughput-quick.svg (git-ignored) instead, so it never replaces the committed
+figures; --out FILE.md writes FILE.md and FILE.svg. Usage: bench.py BODYCAM [--quick] [--out FILE.md]"""
 import json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 
 bodycam = os.path.abspath(sys.argv[1])
 quick = "--quick" in sys.argv
 here = os.path.dirname(os.path.abspath(__file__))
+if "--out" in sys.argv and sys.argv.index("--out") + 1 < len(sys.argv):
+    results_path = os.path.abspath(sys.argv[sys.argv.index("--out") + 1])
+    svg_path = os.path.splitext(results_path)[0] + ".svg"
+elif quick:
+    results_path, svg_path = os.path.join(here, "results-quick.md"), os.path.join(here, "throughput-quick.svg")
+else:
+    results_path, svg_path = os.path.join(here, "results.md"), os.path.join(here, "throughput.svg")
 work = tempfile.mkdtemp(prefix="bodycam-bench-")
 runs = 3
 compare_runs = 3 if quick else 5
@@ -38,11 +47,11 @@ def version(cmd):
     r = sh(cmd)
     return (r.stdout or r.stderr).strip().splitlines()[0] if (r.stdout or r.stderr) else "?"
 
-def bodycam_run(source, fmt, w, h, pin):
+def bodycam_run(source, fmt, w, h, pin, extra=()):
     out = fresh("bodycam-out")
     cmd = (["taskset", "-c", "0"] if pin else []) + [bodycam, "run", "--source", source, "--source-format", fmt,
            "--size", f"{w}x{h}", "--boot-time", "0s", "--prerecord", "0s", "--segment-duration", "1h", "--stats-every", "0s",
-           "--storage", out, "--records", out + "-records"]
+           "--storage", out, "--records", out + "-records", *extra]
     seconds, r = timed(cmd, stdin="trigger holster\nwait 24h\n")
     finalized = [json.loads(l) for l in r.stdout.splitlines() if '"finalized"' in l]
     return seconds, finalized[0]["frames"] if finalized else 0
@@ -171,6 +180,29 @@ m, a, b = median_spread(cpsha)
 row(section, "cp + sync, then SHA-256 of the copy (the I/O limit with the evidence hash)", m, "fps", base=bc, spread=(a, b),
     note=f"bodycam / (cp + SHA-256); the 1.5x rule applied to this limit (all cores: {bc_all / m:.2f}x)", target=0.67)
 
+# ---- 2b. the burnt-in time stamp's cost ----
+# The same runs with --overlay on (the default) and off, in turn, on one core. Raw frames get the stamp drawn
+# into their pixels before encoding; MJPEG passthrough frames are never redrawn (only their metadata stamp),
+# so there the ratio should be 1.0x within the noise.
+overlay_cases = [(f"{w}x{h} YUYV q85", inputs[(w, h)][0], "yuyv", w, h, inputs[(w, h)][1], "pixels drawn, then encoded")
+                 for w, h, _ in sizes]
+overlay_cases.append((f"MJPEG passthrough 1280x720", mjpeg, "mjpeg", 1280, 720, n, "metadata only: no pixels drawn, expect ~1.0x"))
+for label, source, fmt, w, h, frames_in, what in overlay_cases:
+    section = f"burnt-in overlay, {label} (fps)"
+    on, off = [], []
+    for _ in range(compare_runs):
+        for flag, values in (("on", on), ("off", off)):
+            s, frames = bodycam_run(source, fmt, w, h, pin=True, extra=("--overlay", flag))
+            if frames != frames_in:
+                notes.append(f"bodycam --overlay {flag} recorded {frames} of {frames_in} frames ({label})")
+            values.append(frames / s)
+    m_on, a, b = median_spread(on)
+    row(section, "bodycam --overlay on (1 core)", m_on, "fps", spread=(a, b), note=what)
+    m_off, a, b = median_spread(off)
+    row(section, "bodycam --overlay off (1 core)", m_off, "fps", base=m_on, spread=(a, b),
+        note=f"overlay on / off: the time stamp costs {max(0.0, (1 - m_on / m_off) * 100):.1f} % of the frame rate"
+             + (" (metadata only: should be ~1.0x)" if fmt == "mjpeg" else ""))
+
 # ---- 3. per-frame overhead ----
 r = sh([bodycam, "bench-path", "--frames", "500000" if quick else "3000000"])
 ns = json.loads(r.stdout)["ns_per_frame"]
@@ -281,7 +313,7 @@ header = [
     f"- peers: {version(['gst-launch-1.0', '--version'])}; {version(['ffmpeg', '-version'])}; libjpeg-turbo {turbo}",
     f"- input: generated noisy footage (ffmpeg testsrc2 + temporal noise), {compare_runs} runs of each throughput comparison, {runs} of the rest: median (min-max)",
     "- ratio: bodycam's figure over the peer's (higher is better for bodycam); for time and memory rows, the target",
-    "- plot of the throughput rows: [throughput.svg](throughput.svg)", "",
+    f"- plot of the throughput rows: [{os.path.basename(svg_path)}]({os.path.basename(svg_path)})", "",
     "| measurement | system | figure | unit | bodycam vs peer | note |", "|---|---|---|---|---|---|",
 ]
 table = [f"| {s} | {n} | {f} | {u} | {r} | {note} |" for s, n, f, u, r, note in rows]
@@ -307,9 +339,9 @@ if misses:
         "that guarantee can come within 1.5x of a plain copy. The row 'cp + sync, then SHA-256' is that limit."]
 text = "\n".join(header + table + ([""] + [f"- {n}" for n in notes] if notes else []) + why) + "\n"
 print(text)
-os.makedirs(os.path.join(here), exist_ok=True)
-with open(os.path.join(here, "results.md"), "w") as f:
+os.makedirs(os.path.dirname(results_path), exist_ok=True)
+with open(results_path, "w") as f:
     f.write(text)
-subprocess.run([sys.executable, os.path.join(here, "plot.py"), os.path.join(here, "results.md"), os.path.join(here, "throughput.svg")],
-               check=True)
+subprocess.run([sys.executable, os.path.join(here, "plot.py"), results_path, svg_path], check=True)
+print(f"wrote {results_path} and {svg_path}")
 shutil.rmtree(work, ignore_errors=True)

@@ -13,9 +13,22 @@ import Glibc
 /// lines to sort out. `--help`, `--version` and completion scripts are printed as ArgumentParser prints
 /// them; an `ExitCode` thrown by a command (which has already said what went wrong) is passed through.
 public enum CommandLineErrors {
+    /// The config file the command line named (`ConfigFile.expanding`): a usage error about a value the file
+    /// set says so (`(set in cam.toml line 3; see 'bodycam run --help')`).
+    nonisolated(unsafe) public static var config: ConfigFile.Expansion?
+
     /// The command `Root` parsed from the process's arguments, or the process ends with one line.
-    public static func parse<Root: ParsableCommand>(_ root: Root.Type) -> ParsableCommand {
-        do { return try root.parseAsRoot() } catch { report(error, root: root, command: nil) }
+    /// (`arguments`: these instead of the process's, without the program name.)
+    public static func parse<Root: ParsableCommand>(_ root: Root.Type, arguments: [String]? = nil) -> ParsableCommand {
+        do { return try root.parseAsRoot(arguments) } catch { report(error, root: root, command: nil) }
+    }
+
+    /// A usage mistake found before ArgumentParser parses (a config file): `command: message (see 'command
+    /// --help')` on stderr, exit status 64.
+    public static func usage(_ command: String, _ message: String) -> Never {
+        var text = "\(command): \(message) (see '\(command) --help')\n"
+        text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        Glibc.exit(ExitCode.validationFailure.rawValue)
     }
 
     /// Reports `error`, thrown while parsing (`command` nil) or by `command`'s `run()`, and exits.
@@ -44,10 +57,23 @@ public enum CommandLineErrors {
         let oneLine = message.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces }.filter { !$0.isEmpty }
             .joined(separator: "; ")
         // A usage error points to the help; anything else (an error a command threw) is just said.
-        let hint = code == .validationFailure ? " (see '\(name) --help')" : ""
+        var hint = code == .validationFailure ? " (see '\(name) --help')" : ""
+        if code == .validationFailure, let config, let place = origin(of: oneLine, in: config) {
+            hint = " (\(place); see '\(name) --help')"
+        }
         var text = "\(name): \(oneLine)\(hint)\n"
         text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
         Glibc.exit(code.rawValue)
+    }
+
+    /// "set in FILE line N" when `message` is about a value the config file set (its option and value appear in it).
+    static func origin(of message: String, in config: ConfigFile.Expansion) -> String? {
+        guard let file = config.file else { return nil }
+        let setting = config.settings.first { s in
+            !s.value.isEmpty && message.contains("--\(s.key)")
+                && (message.contains("--\(s.key) \(s.value)") || message.contains("'\(s.value.prefix(40))"))
+        }
+        return setting.map { "set in \(file)" + ($0.line.map { " line \($0)" } ?? "") }
     }
 
     /// The command names from `root` down to `target`, as typed.

@@ -9,7 +9,7 @@ import Synchronization
 /// The camera's live view and control page (`bodycam run --http`), on the records service's stack
 /// (Hummingbird 2 on SwiftNIO): the page, the MJPEG stream, a snapshot, server-sent events and the
 /// control route. It binds before the camera starts, so a port in use stops the run before anything is
-/// recorded, and it runs on threads of its own (`LiveViewExecutor`).
+/// recorded. Its tasks run on Swift's shared pool: a task executor of its own deadlocked the teardown (ServerTeardownTests).
 public final class LiveViewServer: Sendable {
     /// What the server shows and drives.
     public struct Camera: Sendable {
@@ -72,7 +72,10 @@ public final class LiveViewServer: Sendable {
     }
 
     /// Binds and starts serving; returns once it accepts connections, or throws (the port in use, say).
-    public static func start(address: LiveViewAddress, camera: Camera, limits: Limits = Limits()) throws(StartError) -> LiveViewServer {
+    /// - executor: where the server's tasks run; nil (`bodycam run`) for Swift's shared pool. In-process tests
+    ///   pass threads of their own, as their synchronous tests block the shared pool.
+    public static func start(address: LiveViewAddress, camera: Camera, limits: Limits = Limits(),
+                             executor: (any TaskExecutor)? = nil) throws(StartError) -> LiveViewServer {
         let streams = ViewerSlots(limit: limits.streamViewers)
         let snapshots = ViewerSlots(limit: limits.snapshots)
         let eventStreams = ViewerSlots(limit: limits.eventSubscribers)
@@ -97,7 +100,7 @@ public final class LiveViewServer: Sendable {
             logger: logger)
         let finished = OneShot<Void>()
         let poller = StatusPoller(events: camera.events, status: camera.status, tap: camera.tap, hz: statusHz)
-        let task = Task(executorPreference: LiveViewExecutor.shared) {
+        @Sendable func serve() async {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await poller.run() }
                 do { try await app.runService(gracefulShutdownSignals: []) } catch { bound.set(.failure(error)) }
@@ -106,6 +109,7 @@ public final class LiveViewServer: Sendable {
             bound.set(.failure(StartError(description: "the server stopped")))
             finished.set(())
         }
+        let task = executor.map { e in Task(executorPreference: e) { await serve() } } ?? Task.detached { await serve() }
         switch bound.wait() {
         case .failure(let error):
             task.cancel()

@@ -26,7 +26,12 @@ struct RecordsCommand: AsyncParsableCommand {
 
     /// ArgumentParser's `main()`, with every usage error on one line (`CommandLineErrors`).
     static func main() async {
-        var command = CommandLineErrors.parse(Self.self)
+        // `serve --config FILE`: the file's options go before the command line's own (which override them).
+        do {
+            CommandLineErrors.config = try ConfigFile.expanding(Array(CommandLine.arguments.dropFirst()), subcommand: "serve", isDefault: false,
+                                                                subcommands: configuration.subcommands.map { $0._commandName }, keys: Serve.configKeys)
+        } catch { CommandLineErrors.usage("bodycam-records serve", error.description) }
+        var command = CommandLineErrors.parse(Self.self, arguments: CommandLineErrors.config?.arguments)
         do {
             if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
         } catch {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BodycamCLI
 import BodycamEvidence
 import BodycamRecords
 
@@ -31,6 +32,9 @@ struct Serve: AsyncParsableCommand {
         Stops on SIGINT or SIGTERM.
         """)
 
+    // Read and removed before parsing (ConfigFile.expanding, in RecordsCommand.main): declared for --help and man.
+    @Option(help: ArgumentHelp("Read options from this TOML file: keys are the long option names without the dashes (data = \"/srv/records\", listen = \"0.0.0.0:8640\"); a relative path in it is taken from the file's folder; options on the command line override it.", valueName: "file"))
+    var config: String?
     @OptionGroup var data: DataOption
     @Option(help: "Address and port to listen on (port 0: any free port).")
     var listen = ListenAddress(host: "127.0.0.1", port: 8640)
@@ -40,6 +44,11 @@ struct Serve: AsyncParsableCommand {
     var tlsCert: String?
     @Option(help: ArgumentHelp("TLS private key (PEM) of --tls-cert.", valueName: "file"))
     var tlsKey: String?
+
+    /// The keys of `serve --config FILE`, with the TOML type each takes.
+    static let configKeys: [String: ConfigFile.Kind] = [
+        "data": .path(), "listen": .text, "retention-every": .text, "tls-cert": .path(), "tls-key": .path(),
+    ]
 
     func run() async throws {
         let every: Int64? = retentionEvery == "0" ? nil : Lifetime.parse(retentionEvery)
@@ -57,8 +66,10 @@ struct Serve: AsyncParsableCommand {
                 // Retention starts once the service listens, so "listening" is always the first line.
                 if let every { Self.startRetention(service, every: every) }
             }
-            // The server's tasks run on its own threads (ServiceExecutor), not the shared concurrency pool.
-            let server = Task(executorPreference: ServiceExecutor.shared) { try await app.runService() }
+            // On Swift's shared pool, not a task executor of our own: with an executor preference, the server's
+            // teardown (a port in use, a stop) deadlocked in about one start in six on a loaded machine (the
+            // runtime's task status lock against swift-async-algorithms' merge lock; Tests/records-port-in-use.sh).
+            let server = Task { try await app.runService() }
             do { try await server.value } catch {
                 fail("serving on \(listen): \(error)")
             }
@@ -71,7 +82,7 @@ struct Serve: AsyncParsableCommand {
     /// each deletion (JSON), nothing when there was nothing to do. The first run waits one interval, so a
     /// service restarted (or started to look at a copy of a store) deletes nothing at once. Ends with the process.
     static func startRetention(_ service: RecordsService, every: Int64) {
-        Task(executorPreference: ServiceExecutor.shared) {
+        Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .nanoseconds(every))
                 do {

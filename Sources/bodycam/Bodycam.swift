@@ -22,7 +22,12 @@ struct Bodycam: ParsableCommand {
 
     /// ArgumentParser's `main()`, with every usage error on one line (`CommandLineErrors`).
     static func main() {
-        var command = CommandLineErrors.parse(Self.self)
+        // `run --config FILE`: the file's options go before the command line's own (which override them).
+        do {
+            CommandLineErrors.config = try ConfigFile.expanding(Array(CommandLine.arguments.dropFirst()), subcommand: "run", isDefault: true,
+                                                                subcommands: configuration.subcommands.map { $0._commandName }, keys: Run.configKeys)
+        } catch { CommandLineErrors.usage("bodycam run", error.description) }
+        var command = CommandLineErrors.parse(Self.self, arguments: CommandLineErrors.config?.arguments)
         do { try command.run() } catch { CommandLineErrors.report(error, root: Self.self, command: type(of: command)) }
     }
 }

@@ -49,8 +49,15 @@ struct Run: ParsableCommand {
         then is stopped there (nothing due at or after it happens). `quit` and Ctrl-C still end it sooner. \
         On the virtual clock that takes as long as the machine needs; on the real clock, that long.
         Example: bodycam run -t 10m -s 640x480 -r 15 -o /tmp/cam < /dev/null
+        With --config FILE the options come from a TOML file too, its keys the long option names without the \
+        dashes (size = "640x480", fps = 15, prerecord = "30s", strict = true); options on the command line \
+        override it. Example: Fixtures/bodycam.toml.
         """
     )
+
+    // Read and removed before parsing (ConfigFile.expanding, in Bodycam.main): declared for --help and the man page.
+    @Option(help: ArgumentHelp("Read options from this TOML file: keys are the long option names without the dashes (fps = 15, size = \"640x480\"); a flag is true (given) or false (not given); a relative path in it is taken from the file's folder; options on the command line override it. Unknown keys and wrong types are errors.", valueName: "file"))
+    var config: String?
 
     @Option(name: [.short, .long], help: "Frame size, WIDTHxHEIGHT in pixels (even, 16 to 8192).")
     var size = SizeOption(argument: "1280x720")!

@@ -44,7 +44,7 @@ final class LiveViewRig: @unchecked Sendable {
             server = try LiveViewServer.start(address: LiveViewAddress(host: "127.0.0.1", port: 0),
                                               camera: .init(tap: tap, events: fanOut, status: status, control: control,
                                                             fps: fps, deviceID: settings.deviceID),
-                                              limits: limits)
+                                              limits: limits, executor: TestTaskExecutor.shared)
             self.tap = tap
             sink = fanOut
         } else {

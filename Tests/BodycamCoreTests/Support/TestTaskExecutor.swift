@@ -1,10 +1,11 @@
 import BodycamCore
 import BodycamEvidence
 
-/// Threads of the live view's own for its tasks: started with `Task(executorPreference:)`, every task the
-/// server creates prefers them, so a caller that blocks Swift's shared pool (the camera's own thread in
-/// tests, a slow disk) never stalls the page, and the page never takes the shared pool from the camera.
-final class LiveViewExecutor: TaskExecutor, @unchecked Sendable { // `jobs` is guarded by `lock`
+/// Threads of their own for an in-process live view in tests: synchronous tests block Swift's shared pool
+/// (two threads on two cores), which would stall the server. Not used by `bodycam run`: with a task
+/// executor preference, the server's teardown can deadlock (see ServerTeardownTests), and the rig's
+/// `stop` only waits a bounded time for it.
+final class TestTaskExecutor: TaskExecutor, @unchecked Sendable { // `jobs` is guarded by `lock`
     private let lock = ConditionLock()
     private let ready = Condition()
     private var jobs: [UnownedJob] = []
@@ -41,6 +42,6 @@ final class LiveViewExecutor: TaskExecutor, @unchecked Sendable { // `jobs` is g
         }
     }
 
-    /// One executor for every live view in the process (tests start several servers).
-    static let shared = LiveViewExecutor(threads: 2)
+    /// One executor for every live view in the test process (tests start several servers).
+    static let shared = TestTaskExecutor(threads: 2)
 }
