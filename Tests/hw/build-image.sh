@@ -26,7 +26,7 @@ root=initramfs
 rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,out,modules,scenarios}
 cp /bin/busybox "$root/bin/busybox"
-for applet in sh mount umount insmod mkdir cat cp ls sleep sync poweroff echo grep date mknod ln rm chmod dmesg head tail wc; do
+for applet in sh mount umount insmod mkdir cat cp ls sleep sync poweroff echo grep date mknod ln rm chmod dmesg head tail wc wget ifconfig; do
     ln -sf busybox "$root/bin/$applet"
 done
 

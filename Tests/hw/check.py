@@ -115,5 +115,33 @@ check(all(f.get("complete") for f in finalized), "faults: every recording was fi
 skipped = sum(f.get("source_skipped_frames", 0) for f in finalized)
 check(skipped >= 1, f"faults: the recordings count {skipped} frame(s) the driver skipped while they ran")
 
+# The live view (--http) on vivid: a snapshot any decoder reads, with the burnt-in stamp's dark box at the
+# top left (the 5x7 text at scale 1 from (4,4) at 320x180) over vivid's colour bars (its own text overlay
+# switched off), which are bright there and at the bottom left where no stamp is drawn.
+log = open(os.path.join(out, "live.log")).read() if os.path.exists(os.path.join(out, "live.log")) else ""
+check("exit 0" in log, f"live: bodycam --http exited cleanly in the VM ({log.strip()[-120:]})")
+ev = events("live")
+check(any(e["event"] == "http" and e.get("action") == "listening" for e in ev), "live: the live view listened on loopback")
+snap = os.path.join(out, "live-snapshot.jpg")
+p = probe(snap) if os.path.exists(snap) else None
+check(p is not None and p.get("codec_name") == "mjpeg" and p.get("width") == 320 and p.get("height") == 180,
+      f"live: the snapshot is a 320x180 JPEG ffprobe reads ({p})")
+if p is not None:
+    gray = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", snap, "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                          capture_output=True).stdout
+    def region(x0, x1, y0, y1):
+        return [gray[y * 320 + x] for y in range(y0, y1) for x in range(x0, x1)] if len(gray) == 320 * 180 else [0]
+    stamp, below = region(6, 60, 6, 30), region(6, 60, 150, 175)
+    dark = sum(1 for v in stamp if v < 60) / len(stamp)
+    bright = sum(1 for v in stamp if v > 180)
+    check(dark > 0.5 and bright > 20, f"live: the time stamp's box is on the picture ({dark:.0%} dark, {bright} text pixels)")
+    check(sum(below) / len(below) > 100, f"live: the picture under it is bright (mean {sum(below) / len(below):.0f}): the box is the stamp")
+try:
+    status = json.load(open(os.path.join(out, "live-status.json")))
+except (OSError, ValueError):
+    status = {}
+check(status.get("live_frames_published", 0) >= 1 and status.get("frames_captured", 0) >= 1,
+      f"live: status.json counts frames captured and published to viewers ({status.get('frames_captured')}, {status.get('live_frames_published')})")
+
 print("test-hw: %d passed, %d failed" % (passed, len(failures)))
 sys.exit(1 if failures else 0)
