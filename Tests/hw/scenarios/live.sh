@@ -11,6 +11,8 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
     sleep 1
     if wget -q -O /out/live-snapshot.jpg http://127.0.0.1:8080/snapshot.jpg; then got=1; break; fi
 done
+# The status is published every 100 ms of camera time: fetched a while after the first frame, it counts them.
+sleep 2
 wget -q -O /out/live-status.json http://127.0.0.1:8080/status.json || echo "no status.json"
 wait $pid
 status=$?
