@@ -21,6 +21,8 @@ public final class ConditionLock: @unchecked Sendable {
 
     public func lock() { pthread_mutex_lock(mutex) }
     public func unlock() { pthread_mutex_unlock(mutex) }
+    /// Takes the lock only if it is free at once (true: taken; `unlock` it). For a side that must never wait.
+    public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
     /// Waits for a `broadcast`; call with the lock held. May wake spuriously: re-check the condition.
     public func wait() { wait(condition) }
     public func broadcast() { broadcast(condition) }

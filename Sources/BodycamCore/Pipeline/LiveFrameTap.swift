@@ -9,17 +9,17 @@ import Glibc
 /// copy out of. The camera never waits for a viewer:
 ///
 /// - with no viewer subscribed the frame path does nothing but one atomic load;
-/// - otherwise it takes the slot's lock with `pthread_mutex_trylock`: busy (a viewer is copying) means the
+/// - otherwise it takes the slot's lock with `ConditionLock.tryLock`: busy (a viewer is copying) means the
 ///   frame is skipped and counted (`skipped`), never waited for;
 /// - a viewer holds the lock only for one `memcpy` into its own buffer, never across I/O.
 ///
 /// Nothing is allocated after `init`.
-public final class LiveFrameTap: @unchecked Sendable { // the slot is guarded by `mutex`, counters are atomic
+public final class LiveFrameTap: @unchecked Sendable { // the slot is guarded by `lock`, counters are atomic
     /// The largest frame the slot holds (the geometry's largest encoded frame).
     public let capacity: Int
     private let slot: UnsafeMutableRawBufferPointer
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    // Guarded by `mutex`: the frame in the slot.
+    private let lock = ConditionLock()
+    // Guarded by `lock`: the frame in the slot.
     private var length = 0
     private var number: UInt64 = 0
     private var mono: Nanos = 0
@@ -35,12 +35,9 @@ public final class LiveFrameTap: @unchecked Sendable { // the slot is guarded by
         slot = .allocate(byteCount: capacity, alignment: 64)
         // Touched now, so the first frame published does not page-fault the slot in on the capture thread.
         slot.initializeMemory(as: UInt8.self, repeating: 0)
-        pthread_mutex_init(mutex, nil)
     }
 
     deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
         slot.deallocate()
     }
 
@@ -54,7 +51,7 @@ public final class LiveFrameTap: @unchecked Sendable { // the slot is guarded by
     }
 
     private func publish(_ jpeg: UnsafeRawBufferPointer, mono frameMono: Nanos) {
-        guard jpeg.count <= capacity, let base = jpeg.baseAddress, pthread_mutex_trylock(mutex) == 0 else {
+        guard jpeg.count <= capacity, let base = jpeg.baseAddress, lock.tryLock() else {
             skipped.add(1, ordering: .relaxed)
             return
         }
@@ -62,7 +59,7 @@ public final class LiveFrameTap: @unchecked Sendable { // the slot is guarded by
         length = jpeg.count
         number &+= 1
         mono = frameMono
-        pthread_mutex_unlock(mutex)
+        lock.unlock()
         published.add(1, ordering: .releasing)
     }
 
@@ -88,11 +85,11 @@ public final class LiveFrameTap: @unchecked Sendable { // the slot is guarded by
     public func copyNewest(after: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Copied? {
         precondition(buffer.count >= capacity, "a viewer's buffer holds the largest frame")
         guard newest > after else { return nil }
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard number > after, length > 0 else { return nil }
-        buffer.baseAddress!.copyMemory(from: slot.baseAddress!, byteCount: length)
-        return Copied(number: number, length: length, mono: mono)
+        return lock.withLock {
+            guard number > after, length > 0 else { return nil }
+            buffer.baseAddress!.copyMemory(from: slot.baseAddress!, byteCount: length)
+            return Copied(number: number, length: length, mono: mono)
+        }
     }
 
     /// A viewer went past `count` published frames without sending them (it was slower than the camera).
@@ -101,11 +98,7 @@ public final class LiveFrameTap: @unchecked Sendable { // the slot is guarded by
     }
 
     /// Holds the slot's lock while `body` runs, as a viewer copying would (tests: the frame path must skip).
-    func holdingSlot(_ body: () -> Void) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        body()
-    }
+    func holdingSlot(_ body: () -> Void) { lock.withLock(body) }
 
     public struct Counters: Equatable, Sendable {
         /// Frames copied into the slot.
