@@ -1,9 +1,10 @@
 import Foundation
 
-/// Threads of the service's own for its tasks (request handlers and what they await). Started with
-/// `Task(executorPreference:)`, every task the server creates prefers these threads, so a process that
-/// also blocks the shared concurrency pool (a test runner running long synchronous tests beside an
-/// in-process service) cannot stall the answers to cameras.
+/// Threads of their own for an in-process service in tests (request handlers and what they await). Started
+/// with `Task(executorPreference:)`, every task the server creates prefers these threads, so the test
+/// runner's long synchronous tests, which block the shared concurrency pool, cannot stall the answers to
+/// cameras. `bodycam-records serve` does not use it: with a task executor preference the service's teardown
+/// can deadlock (ServerTeardownTests), and the serving process never blocks the shared pool.
 public final class ServiceExecutor: TaskExecutor, @unchecked Sendable { // the queue is guarded by `condition`
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
