@@ -2,3 +2,4 @@
 #include "hal_jpeg.h"
 #include "hal_v4l2.h"
 #include "hal_tls.h"
+#include "hal_system.h"

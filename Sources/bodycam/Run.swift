@@ -66,6 +66,8 @@ struct Run: ParsableCommand {
         "Run this long in camera time (e.g. 10s, 2m, 8h), then quit (see above).", valueName: "duration"))
     var duration: DurationOption?
     @Option(help: "JPEG quality, 1 to 100.") var quality = 85
+    @Option(help: ArgumentHelp("Encoder workers for raw frames, 1 to 32 (default: the cores this process may run on; 1: the capture thread encodes). Recordings are the same, byte for byte, whatever the number. MJPEG passthrough needs none.", valueName: "n"))
+    var encoders: Int?
     @Option(help: "Synthetic frame format: yuyv or i420 (encoded by the HAL), or mjpeg (passthrough).")
     var format: PixelFormat = .yuyv
     @Option(help: "Pre-record length, 0s to 120s.") var prerecord = DurationOption(argument: "30s")!
@@ -128,6 +130,7 @@ struct Run: ParsableCommand {
         s.height = size.height
         s.fps = fps
         s.quality = quality
+        s.encoders = encoders ?? min(ProcessStats.availableCores, CameraSettings.maxEncoders)
         s.format = format
         s.preRecord = prerecord.nanos
         s.arenaBytes = prerecordBytes
@@ -234,7 +237,9 @@ struct Run: ParsableCommand {
             do {
                 let request = V4L2Source.Request(width: requested.width, height: requested.height, fps: requested.fps,
                                                  format: cameraFormat)
-                let v = try V4L2Source(path: cameraPath, request: request, clock: cameraClock)
+                // Buffers for the frames the encoders hold, and the one looked at while they are busy.
+                let v = try V4L2Source(path: cameraPath, request: request, clock: cameraClock,
+                                       framesOut: settings.encoders > 1 ? settings.encoders + 2 : 1)
                 settings.width = v.geometry.width
                 settings.height = v.geometry.height
                 settings.fps = v.fps
@@ -286,6 +291,8 @@ struct Run: ParsableCommand {
             ("source", .string(source ?? cameraPath ?? "synthetic")),
             ("storage", .string(s.storage)),
             ("overlay", .string(s.overlay ? s.overlayTime.rawValue : "off")),
+            ("encoders", .int(Int64(camera.path.encoderWorkers))),
+            ("encoder_bytes", .int(Int64(camera.path.encoderSlotBytes))),
         ])
         live?.attach(to: camera)
         let r = camera.recovery

@@ -5,7 +5,7 @@ extension Run {
     /// with the TOML type its value takes. `ConfigTests.everyRunOptionIsAConfigKey` fails when an option is
     /// missing here.
     static let configKeys: [String: ConfigFile.Kind] = [
-        "size": .text, "fps": .integer, "duration": .text, "quality": .integer, "format": .text,
+        "size": .text, "fps": .integer, "duration": .text, "quality": .integer, "format": .text, "encoders": .integer,
         "prerecord": .text, "prerecord-bytes": .integer, "segment-duration": .text, "segment-bytes": .integer,
         "storage": .path(), "sync-interval": .text, "overlay": .text, "overlay-time": .text, "seed": .integer,
         "device-id": .text, "utc-start": .text, "noise": .integer, "clock": .text,

@@ -28,14 +28,14 @@ struct RealTimeTests {
             n += 1
             if n % every == 0 {
                 for _ in 0..<skip {
-                    guard try inner.nextFrame() != nil else { return nil }
-                    inner.releaseFrame()
+                    guard let f = try inner.nextFrame() else { return nil }
+                    inner.releaseFrame(f)
                     skipped += 1
                 }
             }
             return try inner.nextFrame()
         }
-        func releaseFrame() { inner.releaseFrame() }
+        func releaseFrame(_ frame: CapturedFrame) { inner.releaseFrame(frame) }
         func stop() { inner.stop() }
         func damageNextFrames(_ count: Int) { inner.damageNextFrames(count) }
     }

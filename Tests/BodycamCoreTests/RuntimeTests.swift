@@ -250,7 +250,7 @@ struct RealClockInputTests {
             f.mono = clock.now
             return f
         }
-        func releaseFrame() { inner.releaseFrame() }
+        func releaseFrame(_ frame: CapturedFrame) { inner.releaseFrame(frame) }
         func stop() { inner.stop() }
     }
 

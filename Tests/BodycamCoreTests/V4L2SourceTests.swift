@@ -108,7 +108,7 @@ struct V4L2SourceTests {
             do {
                 guard let f = try s.nextFrame() else { break }
                 out.append(f)
-                s.releaseFrame()
+                s.releaseFrame(f)
             } catch {
                 guard error.description.contains("no frame") else { throw error }
                 break
@@ -124,7 +124,7 @@ struct V4L2SourceTests {
         try s.start()
         sim.silent = false
         let f = try #require(try s.nextFrame())
-        s.releaseFrame()
+        s.releaseFrame(f)
         s.stop()
         #expect(f.bytes.count == 64 * 48 * 2 && f.sequence == 0)
         #expect(sim.calls == ["open", "querycap", "s_fmt", "s_parm", "reqbufs(4)",

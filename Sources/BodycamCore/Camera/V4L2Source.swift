@@ -40,16 +40,24 @@ public final class V4L2Source: FrameSource {
     /// The mmapped buffers are mapped read-write: the frame path stamps a frame in its buffer before the
     /// buffer is queued again.
     public var framesAreWritable: Bool { true }
-    private var outstanding: UInt32?
+    /// Buffers dequeued and not yet queued again.
+    private var out = 0
     private var lastSequence: UInt32?
     private var sequenceBase: UInt64 = 0
-    public static let bufferCount: UInt32 = 4
+    /// Buffers asked of the driver: the frames the encoders may hold, and two the driver fills meanwhile.
+    public var bufferCount: UInt32 { UInt32(max(4, framesOut + 2)) }
+    private let framesOut: Int
+    /// What the encoders may hold, and never all the buffers the driver granted: one always stays queued.
+    public var framesOutLimit: Int { buffers.isEmpty ? framesOut : max(1, min(framesOut, buffers.count - 1)) }
     /// No frame for this long means the camera is gone.
     public static let silenceLimit: Int32 = 2000
 
     /// Opens and configures the camera. Throws `unusable` with one clear sentence when it cannot be.
-    public init(path: String, request: Request, clock: CameraClock, device: V4L2Device = HALV4L2()) throws(FrameSourceError) {
+    /// - Parameter framesOut: frames the frame path may hold at once (its encoder workers).
+    public init(path: String, request: Request, clock: CameraClock, device: V4L2Device = HALV4L2(),
+                framesOut: Int = 1) throws(FrameSourceError) {
         self.path = path
+        self.framesOut = max(1, min(framesOut, 30))
         self.request = request
         self.device = device
         self.clock = clock
@@ -119,7 +127,7 @@ public final class V4L2Source: FrameSource {
             guard g == geometry else { stop(); throw .unusable("\(path): the camera came back with another format") }
         }
         lastSequence = nil
-        guard case .success(let granted) = device.requestBuffers(fd, count: Self.bufferCount), granted >= 2 else {
+        guard case .success(let granted) = device.requestBuffers(fd, count: bufferCount), granted >= 2 else {
             stop(); throw .deviceLost("\(path): no capture buffers")
         }
         for index in 0..<granted {
@@ -155,23 +163,24 @@ public final class V4L2Source: FrameSource {
             case .failure(let e): throw .deviceLost("\(path): \(e)")
             case .success(let b):
                 guard Int(b.index) < buffers.count else { throw .deviceLost("\(path): driver returned buffer \(b.index)") }
-                outstanding = b.index
+                out += 1
                 // 32-bit sequence numbers wrap; the frame path sees a 64-bit count.
                 if let last = lastSequence, b.sequence < last, last - b.sequence > 1 << 31 { sequenceBase += 1 << 32 }
                 lastSequence = b.sequence
                 let mono = b.timestampNanos > 0 ? b.timestampNanos - clockOrigin : clock.now
                 let length = min(b.bytesUsed > 0 ? b.bytesUsed : buffers[Int(b.index)].length, buffers[Int(b.index)].length)
                 return CapturedFrame(bytes: UnsafeRawBufferPointer(start: buffers[Int(b.index)].address, count: length),
-                                     mono: mono, sequence: sequenceBase + UInt64(b.sequence), isDamaged: b.damaged)
+                                     mono: mono, sequence: sequenceBase + UInt64(b.sequence), isDamaged: b.damaged,
+                                     buffer: Int(b.index))
             }
         }
     }
 
-    public func releaseFrame() {
-        guard let index = outstanding, fd >= 0 else { return }
-        outstanding = nil
+    public func releaseFrame(_ frame: CapturedFrame) {
+        guard out > 0, fd >= 0, frame.buffer >= 0, frame.buffer < buffers.count else { return }
+        out -= 1
         // A failure here shows up as the next poll or DQBUF failing.
-        _ = retryingEINTR { device.queue(fd, index: index) }
+        _ = retryingEINTR { device.queue(fd, index: UInt32(frame.buffer)) }
     }
 
     public func stop() {
@@ -179,7 +188,7 @@ public final class V4L2Source: FrameSource {
         _ = device.stream(fd, on: false)
         for b in buffers { device.unmap(b.address, length: b.length) }
         buffers = []
-        outstanding = nil
+        out = 0
         _ = device.requestBuffers(fd, count: 0)
         device.close(fd)
         fd = -1

@@ -53,7 +53,9 @@ public final class CameraRuntime {
                                           noise: settings.noise, jpegQuality: settings.quality,
                                           // Raw frames get the frame path's overlay (one stamp per frame);
                                           // JPEG ones, like an MJPEG webcam's own, keep the source's label.
-                                          drawsLabel: settings.format == .mjpeg) else {
+                                          drawsLabel: settings.format == .mjpeg,
+                                          // A buffer per frame in flight, and one for the frame looked at.
+                                          framesOut: settings.encoders > 1 ? settings.encoders + 2 : 1) else {
                 throw .source("synthetic frames are yuyv, i420 or mjpeg (\(settings.format.rawValue) comes from a camera or --source)")
             }
             frameSource = s
@@ -64,7 +66,7 @@ public final class CameraRuntime {
                             events: writerEvents ?? events, evidence: Evidence(identity: boot.identity, audit: boot.audit))
         guard let p = FramePath(source: frameSource, recorder: recorder, deviceID: settings.deviceID,
                                 quality: settings.quality, utc: utc,
-                                overlay: settings.overlay ? settings.overlayTime : nil) else {
+                                overlay: settings.overlay ? settings.overlayTime : nil, encoders: settings.encoders) else {
             recorder.finish()
             throw .source("cannot create the JPEG encoder for \(settings.width)x\(settings.height)")
         }
@@ -174,9 +176,11 @@ public final class CameraRuntime {
             } else if clock.now >= deadline {
                 break
             }
-            guard try path.step() != nil else { return .sourceEnded }
-            if interrupt() { return .interrupted }
+            guard try path.step() != nil else { path.drain(); return .sourceEnded }
+            if interrupt() { path.drain(); return .interrupted }
         }
+        // What happens next (a button, a dock, stats) sees every frame captured so far in the ring.
+        path.drain()
         clock.sleep(until: deadline)
         return .reachedDeadline
     }
@@ -186,6 +190,7 @@ public final class CameraRuntime {
 
     /// Stops capture and empties the pre-record buffer (sleep, dock, off).
     public func stopCapture() {
+        path.drain()
         path.source.stop()
         recorder.discardPreRecord()
     }
@@ -202,6 +207,7 @@ public final class CameraRuntime {
             ("dropped_ring_full", .int(Int64(r.droppedFull))), ("dropped_too_large", .int(Int64(r.droppedTooLarge))),
             ("dropped_encode_error", .int(Int64(c.encodeErrors))), ("dropped_invalid_jpeg", .int(Int64(c.invalidJPEG))),
             ("dropped_by_source", .int(Int64(c.sourceGaps))), ("dropped_damaged", .int(Int64(c.damaged))),
+            ("dropped_encoders_busy", .int(Int64(c.encodersBusy))),
             ("lost_on_write_error", .int(Int64(snap.counters.framesLostOnWriteError))),
             ("prerecord_evicted_for_space", .int(Int64(r.evictedForSpace))),
             ("ring_frames", .int(Int64(snap.framesHeld))), ("ring_bytes", .int(Int64(snap.bytesHeld))),
@@ -214,6 +220,7 @@ public final class CameraRuntime {
 
     /// Stops any recording and waits for every file to be finished.
     public func shutdown() {
+        path.drain()
         stopRecording(cause: "shutdown")
         recorder.finish()
         path.source.stop()
@@ -225,6 +232,6 @@ public final class CameraRuntime {
     /// Every frame lost anywhere on the path (the sum of the drop counters).
     public var framesDropped: UInt64 {
         let c = path.counters, s = recorder.snapshot.counters
-        return c.notStored + c.encodeErrors + c.invalidJPEG + c.sourceGaps + c.damaged + s.framesLostOnWriteError
+        return c.notStored + c.encodeErrors + c.invalidJPEG + c.sourceGaps + c.damaged + c.encodersBusy + s.framesLostOnWriteError
     }
 }

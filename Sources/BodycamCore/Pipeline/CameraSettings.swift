@@ -29,6 +29,10 @@ public struct CameraSettings: Sendable {
     public var overlay = true
     /// The clock the burnt-in time shows.
     public var overlayTime: OverlayTime = .utc
+    /// Encoder workers for raw frames (1: the capture thread encodes). The command line defaults to the
+    /// cores the process may run on. The recordings are the same, byte for byte, whatever the number.
+    public var encoders = 1
+    public static let maxEncoders = 32
 
     public init() {}
 
@@ -70,6 +74,9 @@ public struct CameraSettings: Sendable {
         }
         if !(1...240).contains(fps) { p.append("--fps \(fps): frames per second, 1 to 240") }
         if !(1...100).contains(quality) { p.append("--quality \(quality): JPEG quality, 1 to 100") }
+        if !(1...CameraSettings.maxEncoders).contains(encoders) {
+            p.append("--encoders \(encoders): encoder workers, 1 to \(CameraSettings.maxEncoders)")
+        }
         if preRecord < 0 || preRecord > CameraSettings.maxPreRecord {
             p.append("--prerecord \(d(preRecord)): pre-record length, 0s to \(d(CameraSettings.maxPreRecord))")
         }

@@ -1,7 +1,16 @@
 import BodycamEvidence
-/// The hot path, one frame at a time: take a frame from the source, burn the overlay into it and
-/// JPEG-encode it (raw formats) or stamp it (MJPEG passthrough) straight into the ring's arena, and commit it. Nothing here allocates:
-/// the stamp text, the device id bytes and the encoder's buffers are all set up in `init`.
+#if canImport(Glibc)
+import Glibc
+#endif
+/// The hot path: take a frame from the source, burn the overlay into it and JPEG-encode it (raw formats)
+/// or stamp it (MJPEG passthrough) into the ring's arena, and commit it. Nothing here allocates: the stamp
+/// text, the device id bytes and the encoders' buffers are all set up in `init`.
+///
+/// With one encoder the capture thread encodes each frame straight into its reservation in the ring.
+/// With several (`EncoderPool`), it stamps and dispatches frames to the workers and commits them to the
+/// ring in capture order as they finish, so the ring, the stamps and every counter come out the same,
+/// byte for byte, whatever the number of workers. `drain()` commits everything in flight; the runtime
+/// calls it (through `CameraRuntime.run`) before anything reads or changes what the ring holds.
 public final class FramePath {
     public struct Counters: Equatable, Sendable {
         public var captured: UInt64 = 0
@@ -15,6 +24,8 @@ public final class FramePath {
         public var sourceGaps: UInt64 = 0
         /// Frames the driver flagged as damaged.
         public var damaged: UInt64 = 0
+        /// Real clock: frames dropped because every encoder worker was busy (capture does not wait).
+        public var encodersBusy: UInt64 = 0
     }
 
     public let source: FrameSource
@@ -23,7 +34,14 @@ public final class FramePath {
     /// Camera time to UTC; changed by a clock sync.
     public var utc: UTCMapping
 
+    /// The capture thread's own encoder (one worker); nil for MJPEG or with a pool.
     private let encoder: JPEGEncoder?
+    /// Encoder workers (two or more); nil otherwise.
+    private let pool: EncoderPool?
+    /// Virtual clock: a frame waits for a worker instead of being dropped (deterministic).
+    private let waitsForEncoders: Bool
+    /// Source gaps of frames dropped after dispatch: they go with the next frame stored.
+    private var carriedSourceGaps: UInt64 = 0
     /// The time stamp burnt into raw frames before encoding (nil: off, or MJPEG).
     public let overlay: FrameOverlay?
     /// Live viewers' copy of each stored frame (`--http`); set before capture starts, nil without it.
@@ -48,24 +66,39 @@ public final class FramePath {
     /// Source gaps not yet handed to the recorder with a stored frame (they go with the next one).
     private var unreportedSourceGaps: UInt64 = 0
 
-    /// - Parameter overlay: the clock of the time stamp burnt into raw frames; nil for none.
+    /// - Parameters:
+    ///   - overlay: the clock of the time stamp burnt into raw frames; nil for none.
+    ///   - encoders: encoder workers for raw frames. 1: the capture thread encodes. More need a source that
+    ///     lets at least 3 frames out (`framesOutLimit`); with fewer, the capture thread encodes.
     public init?(source: FrameSource, recorder: Recorder, deviceID: String, quality: Int, utc: UTCMapping,
-                 overlay: OverlayTime? = nil) {
+                 overlay: OverlayTime? = nil, encoders: Int = 1) {
         guard FrameStamp.isValidDeviceID(deviceID) else { return nil }
         self.source = source
         self.recorder = recorder
         self.utc = utc
-        if source.geometry.format == .mjpeg {
-            encoder = nil
-        } else {
-            guard let e = JPEGEncoder(geometry: source.geometry, quality: quality) else { return nil }
-            encoder = e
-        }
-        maxFrameBytes = source.geometry.maxEncodedFrameBytes
-        let drawn = overlay.flatMap { FrameOverlay(geometry: source.geometry, time: $0) }
+        let geometry = source.geometry
+        let drawn = overlay.flatMap { FrameOverlay(geometry: geometry, time: $0) }
         self.overlay = drawn
-        scratch = drawn != nil && !source.framesAreWritable
-            ? .allocate(byteCount: source.geometry.rawFrameBytes, alignment: 64) : nil
+        let readOnlyCopy = drawn != nil && !source.framesAreWritable ? geometry.rawFrameBytes : nil
+        // One slot per worker and one more, so a worker can start a frame before the last is collected;
+        // and one frame more out of the source than slots: the one looked at while all slots are full.
+        let slots = min(encoders + 1, source.framesOutLimit - 1)
+        if geometry.format == .mjpeg {
+            encoder = nil
+            pool = nil
+        } else if encoders >= 2 && slots >= 2 {
+            guard let p = EncoderPool(geometry: geometry, quality: quality, workers: min(encoders, slots), slots: slots,
+                                      scratchBytes: readOnlyCopy) else { return nil }
+            encoder = nil
+            pool = p
+        } else {
+            guard let e = JPEGEncoder(geometry: geometry, quality: quality) else { return nil }
+            encoder = e
+            pool = nil
+        }
+        waitsForEncoders = recorder.settings.backPressure == .wait
+        maxFrameBytes = geometry.maxEncodedFrameBytes
+        scratch = pool == nil ? readOnlyCopy.map { .allocate(byteCount: $0, alignment: 64) } : nil
         let idBytes = Array(deviceID.utf8)
         self.deviceID = .allocate(byteCount: idBytes.count, alignment: 1)
         self.deviceID.copyBytes(from: idBytes)
@@ -83,7 +116,12 @@ public final class FramePath {
     public var sequence: UInt64 { nextSequence }
 
     /// Heap fallbacks inside libjpeg (0 in steady state).
-    public var encoderHeapFallbacks: UInt64 { encoder?.heapFallbacks ?? 0 }
+    public var encoderHeapFallbacks: UInt64 { encoder?.heapFallbacks ?? pool?.heapFallbacks ?? 0 }
+
+    /// Encoders at work on raw frames: 0 for MJPEG passthrough, 1 when the capture thread encodes.
+    public var encoderWorkers: Int { pool?.workers ?? (encoder == nil ? 0 : 1) }
+    /// Bytes the workers' frames in flight take (allocated at start-up; 0 with one encoder).
+    public var encoderSlotBytes: Int { pool?.slotBytes ?? 0 }
 
     /// Starts streaming (again). A restarted source may number its frames afresh: no gap is counted.
     public func startCapture() throws(FrameSourceError) {
@@ -92,10 +130,17 @@ public final class FramePath {
         try source.start()
     }
 
-    /// Captures and stores one frame. Returns its capture time, or nil at the end of the source.
+    /// Captures one frame and stores it (one encoder) or dispatches it (workers: it is stored when its turn
+    /// comes, at a later step or `drain`). Returns its capture time, or nil at the end of the source.
     public func step() throws(FrameSourceError) -> Nanos? {
+        if let pool {
+            collect(from: pool, waiting: false)
+            // Virtual clock: the frame waits for a worker. Either clock: the source may not let another out.
+            while pool.inFlight > 0 && ((waitsForEncoders && pool.isFull) || pool.inFlight + 1 > source.framesOutLimit) {
+                collectOldest(from: pool, waiting: true)
+            }
+        }
         guard let frame = try source.nextFrame() else { return nil }
-        defer { source.releaseFrame() }
         counters.captured += 1
         if let last = lastSourceSequence, frame.sequence > last &+ 1 {
             counters.sourceGaps &+= frame.sequence - last - 1
@@ -104,10 +149,110 @@ public final class FramePath {
         lastSourceSequence = frame.sequence
         if frame.isDamaged {
             counters.damaged += 1
+            source.releaseFrame(frame)
+        } else if let pool {
+            dispatch(frame, to: pool)
         } else {
             store(frame)
+            source.releaseFrame(frame)
         }
         return frame.mono
+    }
+
+    /// Stores every frame still with the workers, in order (nothing to do with one encoder).
+    public func drain() {
+        guard let pool else { return }
+        collect(from: pool, waiting: true)
+    }
+
+    // MARK: - Workers
+
+    private func collect(from pool: EncoderPool, waiting: Bool) {
+        while collectOldest(from: pool, waiting: waiting) {}
+    }
+
+    /// Stores the oldest frame in flight if it is encoded (or, `waiting`, once it is). False: none was.
+    @discardableResult
+    private func collectOldest(from pool: EncoderPool, waiting: Bool) -> Bool {
+        guard let slot = waiting ? pool.waitForOldest() : pool.oldestIfDone() else { return false }
+        commit(slot)
+        source.releaseFrame(slot.frame)
+        pool.retireOldest()
+        return true
+    }
+
+    /// Stamps the frame (numbered as if every frame in flight is stored), burns in the overlay, and hands
+    /// it to a worker. Real clock: with every worker busy the frame is dropped, never queued unboundedly.
+    private func dispatch(_ frame: CapturedFrame, to pool: EncoderPool) {
+        guard !pool.isFull else {
+            counters.encodersBusy += 1
+            source.releaseFrame(frame)
+            return
+        }
+        let slot = pool.nextSlot
+        slot.frame = frame
+        slot.utc = utc.utc(frame.mono)
+        slot.sequence = nextSequence + UInt64(pool.inFlight)
+        slot.sourceGaps = unreportedSourceGaps
+        unreportedSourceGaps = 0
+        let officer = UnsafeRawBufferPointer(rebasing: officerBytes[0..<officerLength])
+        var w = ASCIIWriter(slot.stamp)
+        FrameStamp.write(deviceID: UnsafeRawBufferPointer(deviceID), sequence: slot.sequence, sourceSequence: frame.sequence,
+                         utc: slot.utc, mono: frame.mono, officer: officer, to: &w)
+        slot.stampLength = w.count
+        slot.input = frame.bytes
+        if let overlay, frame.bytes.count >= source.geometry.rawFrameBytes {
+            let target: UnsafeMutableRawBufferPointer
+            if let copy = slot.scratch {
+                let n = source.geometry.rawFrameBytes
+                copy.baseAddress!.copyMemory(from: frame.bytes.baseAddress!, byteCount: n)
+                target = UnsafeMutableRawBufferPointer(rebasing: copy[0..<n])
+                slot.input = UnsafeRawBufferPointer(target)
+            } else {
+                target = UnsafeMutableRawBufferPointer(mutating: frame.bytes)
+            }
+            overlay.draw(into: target, utc: slot.utc, deviceID: UnsafeRawBufferPointer(deviceID), officer: officer)
+        }
+        pool.dispatch()
+    }
+
+    /// Puts an encoded frame in the ring, with the same checks in the same order as `store`: a reservation
+    /// first (the same size, so the ring evicts the same frames), then the encoder's result.
+    private func commit(_ slot: EncoderPool.Slot) {
+        let gaps = carriedSourceGaps + slot.sourceGaps
+        carriedSourceGaps = gaps
+        guard let space = recorder.reserve(maxFrameBytes) else { counters.notStored += 1; return }
+        guard let length = slot.length,
+              // A frame before it was dropped after this one was stamped: renumber it (same length).
+              slot.sequence == nextSequence || renumber(slot, length: length) else {
+            recorder.cancelReservation()
+            counters.encodeErrors += 1
+            return
+        }
+        space.baseAddress!.copyMemory(from: slot.output.baseAddress!, byteCount: length)
+        liveTap?.offer(UnsafeRawBufferPointer(rebasing: space[0..<length]), mono: slot.frame.mono)
+        recorder.commit(length: length, sequence: nextSequence, mono: slot.frame.mono, utc: slot.utc,
+                        sourceSkipped: UInt32(clamping: gaps))
+        carriedSourceGaps = 0
+        nextSequence += 1
+        counters.stored += 1
+    }
+
+    /// Rewrites the stamp's sequence number inside the encoded frame, where the encoder put the COM segment
+    /// (within the first bytes, after SOI and the JFIF header).
+    private func renumber(_ slot: EncoderPool.Slot, length: Int) -> Bool {
+        let stamp = slot.comment
+        let window = min(length, 1024)
+        guard stamp.count > 0, window >= stamp.count else { return false }
+        var at = 0
+        while at + stamp.count <= window {
+            if memcmp(slot.output.baseAddress! + at, stamp.baseAddress!, stamp.count) == 0 {
+                let found = UnsafeMutableRawBufferPointer(rebasing: slot.output[at..<(at + stamp.count)])
+                return FrameStamp.rewriteSequence(in: found, deviceIDLength: deviceID.count, to: nextSequence)
+            }
+            at += 1
+        }
+        return false
     }
 
     private func store(_ frame: CapturedFrame) {

@@ -1,10 +1,14 @@
 import BodycamEvidence
+import CHAL
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Resident memory of this process, from /proc/self/statm, read without allocating.
+/// Resident memory of this process, from /proc/self/statm, read without allocating; the cores it may use.
 public enum ProcessStats {
+    /// The CPUs this process may run on (its affinity mask: `taskset -c 0` gives 1), at least 1.
+    public static var availableCores: Int { Int(hal_available_cores()) }
+
     public static func residentBytes() -> Int64? {
         let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }

@@ -22,7 +22,14 @@ public final class FileSource: FrameSource {
     private var startMono: Nanos = 0
     private var frameEnd: Int?
     /// The frame handed out, until it is released.
-    private var outstanding: Range<Int>?
+    /// Frames out, in the order they were handed out (a fixed ring): their byte ranges, and whether each is
+    /// back. Pages are given back to the file only below the oldest frame still out.
+    private var out: [(range: Range<Int>, back: Bool)]
+    private var outFirst = 0, outCount = 0
+    /// Pages before this offset have been given back.
+    private var reclaimed = 0
+    public static let maxFramesOut = 16
+    public var framesOutLimit: Int { Self.maxFramesOut }
     public var framesAreWritable: Bool { geometry.format != .mjpeg }
 
     public init(path: String, format: PixelFormat, width: Int, height: Int, fps: Int, clock: CameraClock) throws(FrameSourceError) {
@@ -31,6 +38,7 @@ public final class FileSource: FrameSource {
         self.fps = fps
         frameInterval = Nanos.perSecond / Nanos(fps)
         self.clock = clock
+        out = Array(repeating: (0..<0, true), count: Self.maxFramesOut)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .unusable("\(path): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -62,20 +70,30 @@ public final class FileSource: FrameSource {
         offset = range.upperBound
         frameEnd = nil
         defer { index += 1 }
-        outstanding = range
+        precondition(outCount < Self.maxFramesOut, "more file frames taken than framesOutLimit")
+        let slot = (outFirst + outCount) % Self.maxFramesOut
+        out[slot] = (range, false)
+        outCount += 1
         return CapturedFrame(bytes: UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count),
-                             mono: due, sequence: index)
+                             mono: due, sequence: index, buffer: slot)
     }
 
-    public func releaseFrame() {
-        guard let r = outstanding else { return }
-        outstanding = nil
-        guard geometry.format != .mjpeg else { return }
-        // Back to the file's own pages: the private copies the stamp made are freed. Whole pages only,
-        // rounded outwards: the frame before is done with, the one after not yet written.
+    public func releaseFrame(_ frame: CapturedFrame) {
+        guard frame.buffer < Self.maxFramesOut, !out[frame.buffer].back else { return }
+        out[frame.buffer].back = true
+        while outCount > 0 && out[outFirst].back {
+            outFirst = (outFirst + 1) % Self.maxFramesOut
+            outCount -= 1
+        }
+        guard geometry.format != .mjpeg else { return } // never written to: nothing to give back
+        // Back to the file's own pages: the private copies the stamp made are freed. Whole pages below the
+        // oldest frame still out (or below the next frame when none is): a page shared with a frame still
+        // out, or not yet taken, waits.
         let page = Int(getpagesize())
-        let start = r.lowerBound / page * page, end = min(size, (r.upperBound + page - 1) / page * page)
-        madvise(UnsafeMutableRawPointer(mutating: base) + start, end - start, MADV_DONTNEED)
+        let end = (outCount > 0 ? out[outFirst].range.lowerBound : offset) / page * page
+        guard end > reclaimed else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base) + reclaimed, end - reclaimed, MADV_DONTNEED)
+        reclaimed = end
     }
     public func stop() {}
 

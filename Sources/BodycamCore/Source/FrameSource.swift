@@ -54,7 +54,7 @@ public struct FrameGeometry: Equatable, Sendable {
     public var maxEncodedFrameBytes: Int { width * height * 2 + 4096 }
 }
 
-/// A frame as the source hands it over: a view of memory the source owns until `releaseFrame()`.
+/// A frame as the source hands it over: a view of memory the source owns until `releaseFrame(_:)`.
 public struct CapturedFrame {
     public var bytes: UnsafeRawBufferPointer
     /// Capture time (CLOCK_MONOTONIC for a live camera, simulated time for synthetic frames).
@@ -63,11 +63,14 @@ public struct CapturedFrame {
     public var sequence: UInt64
     /// The driver flagged the frame as damaged (V4L2_BUF_FLAG_ERROR): it is dropped and counted.
     public var isDamaged: Bool
-    public init(bytes: UnsafeRawBufferPointer, mono: Nanos, sequence: UInt64, isDamaged: Bool = false) {
+    /// The source's own handle of the memory (V4L2: the buffer index), for `releaseFrame(_:)`.
+    public var buffer: Int
+    public init(bytes: UnsafeRawBufferPointer, mono: Nanos, sequence: UInt64, isDamaged: Bool = false, buffer: Int = 0) {
         self.bytes = bytes
         self.mono = mono
         self.sequence = sequence
         self.isDamaged = isDamaged
+        self.buffer = buffer
     }
 }
 
@@ -87,7 +90,9 @@ public enum FrameSourceError: Error, Equatable, Sendable, CustomStringConvertibl
 }
 
 /// Where frames come from: a V4L2 camera, the synthetic generator, or a file. Like a driver's ops table:
-/// start, take the next frame, give it back, stop. One frame is out at a time.
+/// start, take the next frame, give it back, stop. Up to `framesOutLimit` frames may be out at once (the
+/// encoder workers hold theirs until encoded, as a V4L2 driver's buffers are held until re-queued); they
+/// may be given back in any order.
 public protocol FrameSource: AnyObject {
     var geometry: FrameGeometry { get }
     /// The nominal time between frames (1/fps).
@@ -98,15 +103,18 @@ public protocol FrameSource: AnyObject {
     var nextFrameDue: Nanos? { get }
     /// Starts (or restarts, after sleep or docking) streaming; frames are due from now on.
     func start() throws(FrameSourceError)
-    /// Waits for the next frame (paced by the camera clock). Nil at the end of a finite source.
+    /// Waits for the next frame (paced by the camera clock). Nil at the end of a finite source. Never
+    /// called while `framesOutLimit` frames are out.
     func nextFrame() throws(FrameSourceError) -> CapturedFrame?
-    /// Gives the frame's memory back (V4L2: re-queues the buffer). Call before the next `nextFrame`.
-    func releaseFrame()
+    /// Gives a frame's memory back (V4L2: re-queues the buffer).
+    func releaseFrame(_ frame: CapturedFrame)
+    /// Most frames that may be out (taken and not yet given back) at once; at least 1.
+    var framesOutLimit: Int { get }
     func stop()
     /// The camera's UTC moved by `offset` (a dock clock sync): a source that draws the time into its
     /// frames follows it.
     func clockCorrected(by offset: Nanos)
-    /// The frames handed over may be written to until `releaseFrame()` (the frame path burns its time
+    /// The frames handed over may be written to until `releaseFrame(_:)` (the frame path burns its time
     /// stamp into them in place). False: the frame path draws on a copy in a buffer it preallocated.
     var framesAreWritable: Bool { get }
 }
@@ -114,4 +122,5 @@ public protocol FrameSource: AnyObject {
 public extension FrameSource {
     func clockCorrected(by offset: Nanos) {}
     var framesAreWritable: Bool { false }
+    var framesOutLimit: Int { 1 }
 }

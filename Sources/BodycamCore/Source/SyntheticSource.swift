@@ -17,7 +17,12 @@ public final class SyntheticSource: FrameSource {
     public let noise: Int
 
     private let clock: CameraClock
-    private let raw: UnsafeMutableRawBufferPointer       // the raw frame being rendered (reused)
+    /// Raw frames are rendered into these (one per frame that may be out at once), reused.
+    private let buffers: [UnsafeMutableRawBufferPointer]
+    private var bufferOut: [Bool]
+    /// The buffer the frame being rendered goes into.
+    private var raw: UnsafeMutableRawBufferPointer
+    public var framesOutLimit: Int { buffers.count }
     private let jpeg: UnsafeMutableRawBufferPointer?     // its JPEG, for MJPEG output (reused)
     private let encoder: JPEGEncoder?
     /// A textured scene wider than the frame, in the frame's own layout, rendered once: each frame is a
@@ -43,10 +48,11 @@ public final class SyntheticSource: FrameSource {
 
     /// - Parameters:
     ///   - format: `.yuyv`, `.i420`, or `.mjpeg` (rendered as YUYV, encoded at `jpegQuality`).
+    ///   - framesOut: raw frames that may be out at once (each has its own buffer); MJPEG: always 1.
     public init?(width: Int, height: Int, fps: Int, format: PixelFormat, seed: UInt64, clock: CameraClock,
-                 utc: UTCMapping, noise: Int = 6, jpegQuality: Int = 85, drawsLabel: Bool = true) {
+                 utc: UTCMapping, noise: Int = 6, jpegQuality: Int = 85, drawsLabel: Bool = true, framesOut: Int = 1) {
         guard width >= 16, height >= 16, width % 2 == 0, height % 2 == 0, fps >= 1, fps <= 240,
-              (0...64).contains(noise), format != .nv12 else { return nil }
+              (0...64).contains(noise), format != .nv12, (1...64).contains(framesOut) else { return nil }
         geometry = FrameGeometry(width: width, height: height, format: format)
         self.fps = fps
         frameInterval = Nanos.perSecond / Nanos(fps)
@@ -56,9 +62,16 @@ public final class SyntheticSource: FrameSource {
         self.seed = seed
         self.drawsLabel = drawsLabel
         let rawGeometry = format == .mjpeg ? FrameGeometry(width: width, height: height, format: .yuyv) : geometry
-        raw = .allocate(byteCount: rawGeometry.rawFrameBytes, alignment: 64)
+        buffers = (0..<(format == .mjpeg ? 1 : framesOut)).map { _ in
+            .allocate(byteCount: rawGeometry.rawFrameBytes, alignment: 64)
+        }
+        bufferOut = Array(repeating: false, count: buffers.count)
+        raw = buffers[0]
         if format == .mjpeg {
-            guard let e = JPEGEncoder(geometry: rawGeometry, quality: jpegQuality) else { raw.deallocate(); return nil }
+            guard let e = JPEGEncoder(geometry: rawGeometry, quality: jpegQuality) else {
+                buffers.forEach { $0.deallocate() }
+                return nil
+            }
             encoder = e
             jpeg = .allocate(byteCount: geometry.maxEncodedFrameBytes, alignment: 64)
         } else {
@@ -73,7 +86,7 @@ public final class SyntheticSource: FrameSource {
     }
 
     deinit {
-        raw.deallocate()
+        buffers.forEach { $0.deallocate() }
         jpeg?.deallocate()
         scene.deallocate()
         label.deallocate()
@@ -97,6 +110,12 @@ public final class SyntheticSource: FrameSource {
     public func nextFrame() throws(FrameSourceError) -> CapturedFrame? {
         guard let mono = nextFrameDue else { return nil }
         clock.sleep(until: mono)
+        guard let free = bufferOut.firstIndex(of: false) else {
+            preconditionFailure("more synthetic frames taken than framesOutLimit")
+        }
+        raw = buffers[free]
+        // MJPEG frames come from `jpeg`, which the next frame reuses: only one is ever out.
+        if encoder == nil { bufferOut[free] = true }
         render(frame: produced, utc: utc.utc(mono))
         let sequence = produced
         index += 1
@@ -113,10 +132,13 @@ public final class SyntheticSource: FrameSource {
                 throw .unusable("synthetic JPEG encode failed: \(error)")
             }
         }
-        return CapturedFrame(bytes: UnsafeRawBufferPointer(raw), mono: mono, sequence: sequence, isDamaged: damaged)
+        return CapturedFrame(bytes: UnsafeRawBufferPointer(raw), mono: mono, sequence: sequence, isDamaged: damaged,
+                             buffer: free)
     }
 
-    public func releaseFrame() {}
+    public func releaseFrame(_ frame: CapturedFrame) {
+        if frame.buffer < bufferOut.count { bufferOut[frame.buffer] = false }
+    }
     public func stop() {}
 
     // MARK: - Rendering

@@ -59,6 +59,16 @@ public struct FrameStamp: Equatable, Sendable {
         if !officer.isEmpty { w.text(" off="); w.bytes(officer) }
     }
 
+    /// Rewrites the ` seq=` digits of a stamp written by `write` (same length, so it can be done inside an
+    /// encoded JPEG): `stamp` starts at the stamp's first byte. False if it does not look like one.
+    public static func rewriteSequence(in stamp: UnsafeMutableRawBufferPointer, deviceIDLength: Int, to sequence: UInt64) -> Bool {
+        let at = magic.utf8CodeUnitCount + 5 + deviceIDLength + 5
+        guard stamp.count >= at + 10, stamp[at - 1] == UInt8(ascii: "=") else { return false }
+        var w = ASCIIWriter(UnsafeMutableRawBufferPointer(rebasing: stamp[at..<(at + 10)]))
+        w.digits(Int(sequence % sequenceModulus), 10)
+        return true
+    }
+
     /// For callers without a numbering of their own at the source (tests, the overhead benchmark):
     /// the source sequence is the stored one.
     public static func write(deviceID: UnsafeRawBufferPointer, sequence: UInt64, utc: Int64, mono: Nanos,

@@ -40,10 +40,15 @@ enum TestSupport {
     }
 
     /// Runs a program to completion, capturing stdout and stderr (via files: no pipe deadlocks).
-    static func run(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> Output {
+    /// `environment`: added to this process's own.
+    static func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
+                    environment: [String: String] = [:]) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let dir = temporaryDirectory("io")
         let out = URL(fileURLWithPath: dir + "/stdout"), err = URL(fileURLWithPath: dir + "/stderr")
         FileManager.default.createFile(atPath: out.path, contents: nil)
