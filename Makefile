@@ -86,9 +86,12 @@ test-hw: hw-deps build
 test-hw-interrupt: hw-deps build
 	python3 Tests/hw/interrupt.py
 
-# bodycam against GStreamer, FFmpeg, tjbench and cp on the same footage; writes bench/results.md and
-# throughput.svg. QUICK=1 for a short run, written to bench/results-quick.md (git-ignored) so the committed
+# bodycam (1 encoder worker on one core, and --encoders per core on all cores) against GStreamer, FFmpeg,
+# tjbench and cp on the same noisy footage, in turns; the largest size recorded in real time; allocations,
+# memory, simulation speed, ingest. Writes bench/results.md and throughput.svg (about 25 minutes on 2 cores).
+# QUICK=1 for a short run (about 5 minutes), written to bench/results-quick.md (git-ignored) so the committed
 # figures stay those of a full run; OUT=FILE.md writes FILE.md and FILE.svg instead. Not part of `make test`.
+# Needs quiet cores: other work on the machine shows up in every figure (the header gives the load average).
 bench: build build-records
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_PACKAGES)"
 	python3 bench/bench.py $(CURDIR)/$(BIN) $(if $(QUICK),--quick,) $(if $(OUT),--out $(OUT),)
