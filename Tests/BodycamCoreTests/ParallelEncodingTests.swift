@@ -24,7 +24,6 @@ struct ParallelEncodingTests {
         wait 2s
         trigger taser
         wait 4s
-        stats
         quit
 
         """
@@ -113,7 +112,7 @@ struct ParallelEncodingTests {
         let utc = UTCMapping(utcAtZero: CameraSettings.virtualClockStart)
         let s = try #require(SyntheticSource(width: 160, height: 120, fps: 30, format: .yuyv, seed: 1, clock: clock, utc: utc,
                                              drawsLabel: false, framesOut: encoders + 2))
-        let run = try RuntimeTests.run("wait 3s\ntrigger holster\nwait 3s\nstats\nquit\n", clock: clock,
+        let run = try RuntimeTests.run("wait 3s\ntrigger holster\nwait 3s\nquit\n", clock: clock,
                                        source: AwkwardSource(s, readOnly: readOnly, shortEvery: shortEvery)) {
             $0.encoders = encoders
         }
@@ -147,6 +146,29 @@ struct ParallelEncodingTests {
         let seqs = try TestSupport.stamps([dir + "/a.avi"]).map(\.sequence)
         let first = try #require(seqs.first)
         #expect(seqs.count > 100 && seqs == Array(first..<(first + UInt64(seqs.count))))
+    }
+
+    /// Real clock, frames coming faster than two workers can encode them: capture does not wait, the
+    /// frames that find every worker busy are dropped and counted, every frame captured is accounted
+    /// for, and the recording is still numbered without a gap and readable by ffprobe.
+    @Test func realClockDropsAndCountsFramesWhenEveryWorkerIsBusy() throws {
+        let dir = TestSupport.temporaryDirectory("busy")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = try TestSupport.bodycam(["run", "--clock", "real", "--size", "1920x1080", "--fps", "240", "--noise", "30",
+                                           "--prerecord", "0s", "--encoders", "2", "--storage", dir + "/s", "--records", dir + "/r"],
+                                          stdin: "wait 2s\ntrigger holster\nwait 1s\nquit\n")
+        #expect(out.status == 0, "\(out.stderr)")
+        let stats = try #require(out.events("stats").last)
+        func n(_ key: String) -> Int { stats[key] as? Int ?? -1 }
+        #expect(n("dropped_encoders_busy") > 0, "240 frames a second of noisy 1080p outrun two encoders")
+        let dropped = ["dropped_ring_full", "dropped_too_large", "dropped_encode_error", "dropped_invalid_jpeg", "dropped_damaged",
+                       "dropped_encoders_busy"].map(n).reduce(0, +)
+        #expect(n("frames_captured") == n("frames_stored") + dropped)
+        let segments = TestSupport.segments(in: dir + "/s")
+        for path in segments { _ = try TestSupport.checkSegment(path, width: 1920, height: 1080, fps: 240) }
+        let seqs = try TestSupport.stamps(segments).map(\.sequence)
+        let first = try #require(seqs.first)
+        #expect(seqs.count > 10 && seqs == Array(first..<(first + UInt64(seqs.count))))
     }
 
     /// Steady state allocates nothing per frame with workers either: the same run with 4,000 more frames

@@ -106,6 +106,7 @@ public final class FramePath {
     }
 
     deinit {
+        pool?.stop() // the workers finish with the source's buffers while the source is still here
         deviceID.deallocate()
         stamp.deallocate()
         officerBytes.deallocate()
@@ -140,7 +141,12 @@ public final class FramePath {
                 collectOldest(from: pool, waiting: true)
             }
         }
-        guard let frame = try source.nextFrame() else { return nil }
+        let next: CapturedFrame?
+        do { next = try source.nextFrame() } catch {
+            drain() // a lost camera is stopped (its buffers unmapped) next: nothing may still be encoding them
+            throw error
+        }
+        guard let frame = next else { return nil }
         counters.captured += 1
         if let last = lastSourceSequence, frame.sequence > last &+ 1 {
             counters.sourceGaps &+= frame.sequence - last - 1
