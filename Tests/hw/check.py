@@ -100,6 +100,9 @@ ev, finalized, by_recording = common("basic", 1)
 frames = sum(len(s) for s in by_recording.values())
 check(300 <= frames <= 360, f"basic: {frames} frames for about 11 s at 30 fps")
 started = next((e for e in ev if e["event"] == "recording" and e.get("action") == "started"), {})
+camera = next((e for e in ev if e["event"] == "camera"), {})
+# The VM has 2 CPUs: the default is 2 encoder workers, holding vivid's buffers until their frames are encoded.
+check(camera.get("encoders") == 2, f"basic: {camera.get('encoders')} encoder workers on the VM's 2 CPUs")
 check(abs(started.get("prerecord_s", 0) - 2.0) < 0.2, f"basic: the recording starts with {started.get('prerecord_s')} s of pre-record")
 
 ev, finalized, by_recording = common("faults", 3)
