@@ -78,6 +78,31 @@ struct ParallelEncodingTests {
         }
     }
 
+    /// A replayed file ends with frames still with the workers: they are stored too (every frame of the
+    /// file), and the file's pages given back while others are in flight never undo a frame's overlay.
+    @Test(arguments: ["yuyv", "nv12"])
+    func aReplayedFileEndsWithEveryFrameWhateverTheWorkerCount(format: String) throws {
+        let dir = TestSupport.temporaryDirectory("replay")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let input = dir + "/in." + format
+        let gen = try TestSupport.run(TestSupport.tool("ffmpeg"), ["-v", "error", "-y", "-f", "lavfi", "-i",
+                                                                    "testsrc2=size=320x240:rate=30,noise=alls=20:allf=t", "-frames:v", "47",
+                                                                    "-pix_fmt", format == "yuyv" ? "yuyv422" : "nv12", "-f", "rawvideo", input])
+        try #require(gen.status == 0, "\(gen.stderr)")
+        var recordings: [Data] = []
+        for workers in [1, 3, 8] {
+            let out = try TestSupport.bodycam(["run", "--source", input, "--source-format", format, "--size", "320x240",
+                                               "--boot-time", "0s", "--prerecord", "0s", "--encoders", "\(workers)",
+                                               "--storage", dir + "/s\(workers)", "--records", dir + "/r"],
+                                              stdin: "trigger holster\nwait 1h\n")
+            #expect(out.status == 0, "\(out.stderr)")
+            let segment = try #require(TestSupport.segments(in: dir + "/s\(workers)").first)
+            #expect(try TestSupport.stamps([segment]).map(\.sequence) == Array(0..<47))
+            recordings.append(try Data(contentsOf: URL(fileURLWithPath: segment)))
+        }
+        #expect(recordings[1] == recordings[0] && recordings[2] == recordings[0])
+    }
+
     /// The synthetic source, seen as a source whose frames may not be written to (the overlay then draws
     /// on each slot's own copy), and/or one that cuts every `shortEvery`th frame short (as a driver's
     /// `bytesused` can), which the encoder refuses.

@@ -172,6 +172,7 @@ public final class CameraRuntime {
             if let due = path.source.nextFrameDue {
                 if due >= deadline { break }
             } else if clock.isVirtual {
+                path.drain()
                 return .sourceEnded // a finite synthetic or file source has ended
             } else if clock.now >= deadline {
                 break

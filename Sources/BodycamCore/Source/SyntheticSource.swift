@@ -114,8 +114,9 @@ public final class SyntheticSource: FrameSource {
             preconditionFailure("more synthetic frames taken than framesOutLimit")
         }
         raw = buffers[free]
-        // MJPEG frames come from `jpeg`, which the next frame reuses: only one is ever out.
-        if encoder == nil { bufferOut[free] = true }
+        // With one buffer (and for MJPEG, whose frames come from `jpeg`) the next frame reuses it, as a
+        // one-buffer source always has: only buffers of a pool are tracked.
+        if encoder == nil && buffers.count > 1 { bufferOut[free] = true }
         render(frame: produced, utc: utc.utc(mono))
         let sequence = produced
         index += 1
