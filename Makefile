@@ -12,7 +12,7 @@ APT_PACKAGES := pkg-config libjpeg62-turbo-dev libjpeg-turbo-progs libv4l-dev ff
 HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils procps
 HW_DIR     := .build-hw
 # Peers for `make bench`.
-BENCH_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux openssl
+BENCH_PACKAGES := libturbojpeg0 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux openssl
 # The live view's browser test (`make test`): headless Chromium and its WebDriver. Not needed by `make run`.
 BROWSER_PACKAGES := chromium chromium-driver
 # `make run ARGS="..."` passes options to `bodycam run`, after `--camera auto` (a later --camera wins), so
