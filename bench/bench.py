@@ -9,7 +9,7 @@ size recorded at 30 fps on the real clock with nothing dropped, allocations, mem
 Prints a table and writes bench/results.md and bench/throughput.svg; a quick run writes bench/results-quick.md
 and bench/throughput-quick.svg (git-ignored) instead, so it never replaces the committed figures; --out
 FILE.md writes FILE.md and FILE.svg. Usage: bench.py BODYCAM [--quick] [--out FILE.md]"""
-import atexit, json, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
+import atexit, json, os, platform, re, resource, shutil, statistics, subprocess, sys, tempfile, time
 
 bodycam = os.path.abspath(sys.argv[1])
 quick = "--quick" in sys.argv
@@ -42,13 +42,20 @@ def sh(cmd, **kw):
 if "--encoders" not in sh([bodycam, "run", "--help"]).stdout:
     sys.exit(f"bench: {bodycam} has no `run --encoders N` (issue 14); build the current sources first")
 
+last_cpu = 0.0  # CPU seconds (user + system) of the last `timed` command and its children
+
 def timed(cmd, stdin=None, env=None):
+    global last_cpu
     os.sync()  # the previous run's dirty pages are flushed now, not during this one's timing
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.monotonic()
     r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, cwd=work)
+    seconds = time.monotonic() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    last_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if r.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed: {r.stderr[-500:]}")
-    return time.monotonic() - t, r
+    return seconds, r
 
 def median_spread(values):
     return statistics.median(values), min(values), max(values)
@@ -185,6 +192,7 @@ for (w, h), (raw, n) in inputs.items():
         s, frames = bodycam_run(raw, "yuyv", w, h, workers, pin, segment="2s")
         if frames != n:
             notes.append(f"bodycam --encoders {workers} recorded {frames} of {n} frames at {w}x{h}")
+        cpu_ms[workers].append(last_cpu / max(frames, 1) * 1000)
         return frames / s
     systems = [  # key, label, unit of work
         ("bc1", "bodycam, 1 worker, 1 core (capture, encode, write, fsync, SHA-256)", lambda: bodycam_fps(1, True)),
@@ -200,6 +208,7 @@ for (w, h), (raw, n) in inputs.items():
          lambda: ff_frames / ffmpeg(raw, w, h, ff_frames, True)),
     ]
     samples = {key: [] for key, _, _ in systems}
+    cpu_ms = {1: [], cores: []}  # bodycam's CPU time per frame, all its threads, per worker count
     for _ in range(compare_runs):
         for key, _, run in systems:
             samples[key].append(run())
@@ -210,6 +219,11 @@ for (w, h), (raw, n) in inputs.items():
         med[key] = m
         row(section, label, m, "fps", spread=(a, b))
     encode[(w, h)] = med
+    # The work itself: if all workers take no more CPU per frame than one, the speed-up is the cores' to give.
+    for workers in sorted(cpu_ms):
+        m, a, b = median_spread(cpu_ms[workers])
+        row(section, f"bodycam CPU time per frame, all threads (user + system), {workers} worker{'s' if workers > 1 else ''}",
+            m, "ms", spread=(a, b), digits=2, note="from getrusage of the same runs")
     section = f"targets {w}x{h} (ratios of the medians above)"
     def ratio(label, num, den, target=None, what=""):
         r = med[num] / med[den] if med[den] else 0
