@@ -9,7 +9,7 @@ import BodycamEvidence
 /// over; never while encoding. Everything is allocated in `init`.
 final class EncoderPool: @unchecked Sendable {
     /// One frame in flight. Filled by the capture thread before `dispatch`, encoded by one worker, read
-    /// back by the capture thread after `waitForOldest`/`oldestIsDone`.
+    /// back by the capture thread after `waitForOldest`/`oldestIfDone`.
     final class Slot {
         var frame = CapturedFrame(bytes: UnsafeRawBufferPointer(start: nil, count: 0), mono: 0, sequence: 0)
         /// What is encoded: the frame's bytes, or this slot's copy when the overlay cannot draw in place.
