@@ -168,20 +168,19 @@ public final class CameraRuntime {
     /// at `deadline` therefore apply to the frame captured at `deadline`, not the one before.
     /// `interrupt` is asked after every frame (storage budget, writer failures, Ctrl-C).
     public func run(until deadline: Nanos, interrupt: () -> Bool = { false }) throws(FrameSourceError) -> RunResult {
+        // Whatever happens next (a button, a dock, stats) sees every frame captured so far in the ring.
+        defer { path.drain() }
         while true {
             if let due = path.source.nextFrameDue {
                 if due >= deadline { break }
             } else if clock.isVirtual {
-                path.drain()
                 return .sourceEnded // a finite synthetic or file source has ended
             } else if clock.now >= deadline {
                 break
             }
-            guard try path.step() != nil else { path.drain(); return .sourceEnded }
-            if interrupt() { path.drain(); return .interrupted }
+            guard try path.step() != nil else { return .sourceEnded }
+            if interrupt() { return .interrupted }
         }
-        // What happens next (a button, a dock, stats) sees every frame captured so far in the ring.
-        path.drain()
         clock.sleep(until: deadline)
         return .reachedDeadline
     }

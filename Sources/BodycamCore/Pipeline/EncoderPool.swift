@@ -97,12 +97,14 @@ final class EncoderPool: @unchecked Sendable {
 
     /// The slot the next dispatched frame goes in (fill it, then `dispatch`). Only when not `isFull`.
     var nextSlot: Slot { slots[Int(issued % UInt64(slots.count))] }
+    /// The slot of the oldest job not yet collected (in flight when `inFlight > 0`).
+    private var oldest: Slot { slots[Int(collected % UInt64(slots.count))] }
 
     /// Hands `nextSlot` to the workers.
     func dispatch() {
         precondition(!isFull)
         lock.withLock {
-            slots[Int(issued % UInt64(slots.count))].done = false
+            nextSlot.done = false
             issued += 1
             lock.broadcast(jobReady)
         }
@@ -111,14 +113,14 @@ final class EncoderPool: @unchecked Sendable {
     /// The oldest slot in flight, if a worker has finished it.
     func oldestIfDone() -> Slot? {
         guard inFlight > 0 else { return nil }
-        let slot = slots[Int(collected % UInt64(slots.count))]
+        let slot = oldest
         return lock.withLock { slot.done } ? slot : nil
     }
 
     /// Waits for the oldest slot in flight (nil when none is).
     func waitForOldest() -> Slot? {
         guard inFlight > 0 else { return nil }
-        let slot = slots[Int(collected % UInt64(slots.count))]
+        let slot = oldest
         lock.withLock { while !slot.done { lock.wait(jobDone) } }
         return slot
     }

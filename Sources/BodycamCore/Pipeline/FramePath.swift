@@ -201,24 +201,8 @@ public final class FramePath {
         slot.sequence = nextSequence + UInt64(pool.inFlight)
         slot.sourceGaps = unreportedSourceGaps
         unreportedSourceGaps = 0
-        let officer = UnsafeRawBufferPointer(rebasing: officerBytes[0..<officerLength])
-        var w = ASCIIWriter(slot.stamp)
-        FrameStamp.write(deviceID: UnsafeRawBufferPointer(deviceID), sequence: slot.sequence, sourceSequence: frame.sequence,
-                         utc: slot.utc, mono: frame.mono, officer: officer, to: &w)
-        slot.stampLength = w.count
-        slot.input = frame.bytes
-        if let overlay, frame.bytes.count >= source.geometry.rawFrameBytes {
-            let target: UnsafeMutableRawBufferPointer
-            if let copy = slot.scratch {
-                let n = source.geometry.rawFrameBytes
-                copy.baseAddress!.copyMemory(from: frame.bytes.baseAddress!, byteCount: n)
-                target = UnsafeMutableRawBufferPointer(rebasing: copy[0..<n])
-                slot.input = UnsafeRawBufferPointer(target)
-            } else {
-                target = UnsafeMutableRawBufferPointer(mutating: frame.bytes)
-            }
-            overlay.draw(into: target, utc: slot.utc, deviceID: UnsafeRawBufferPointer(deviceID), officer: officer)
-        }
+        slot.stampLength = writeStamp(of: frame, sequence: slot.sequence, utc: slot.utc, into: slot.stamp)
+        slot.input = burnOverlay(into: frame, utc: slot.utc, copy: slot.scratch)
         pool.dispatch()
     }
 
@@ -236,12 +220,8 @@ public final class FramePath {
             return
         }
         space.baseAddress!.copyMemory(from: slot.output.baseAddress!, byteCount: length)
-        liveTap?.offer(UnsafeRawBufferPointer(rebasing: space[0..<length]), mono: slot.frame.mono)
-        recorder.commit(length: length, sequence: nextSequence, mono: slot.frame.mono, utc: slot.utc,
-                        sourceSkipped: UInt32(clamping: gaps))
+        stored(UnsafeRawBufferPointer(rebasing: space[0..<length]), mono: slot.frame.mono, utc: slot.utc, sourceSkipped: gaps)
         carriedSourceGaps = 0
-        nextSequence += 1
-        counters.stored += 1
     }
 
     /// Rewrites the stamp's sequence number inside the encoded frame, where the encoder put the COM segment
@@ -263,11 +243,7 @@ public final class FramePath {
 
     private func store(_ frame: CapturedFrame) {
         let utcNow = utc.utc(frame.mono)
-        var w = ASCIIWriter(stamp)
-        FrameStamp.write(deviceID: UnsafeRawBufferPointer(deviceID), sequence: nextSequence,
-                         sourceSequence: frame.sequence, utc: utcNow, mono: frame.mono,
-                         officer: UnsafeRawBufferPointer(rebasing: officerBytes[0..<officerLength]), to: &w)
-        let comment = UnsafeRawBufferPointer(rebasing: stamp[0..<w.count])
+        let comment = UnsafeRawBufferPointer(rebasing: stamp[0..<writeStamp(of: frame, sequence: nextSequence, utc: utcNow, into: stamp)])
 
         let needed: Int
         var input = frame.bytes // what is encoded or copied
@@ -284,20 +260,7 @@ public final class FramePath {
         guard let space = recorder.reserve(needed) else { counters.notStored += 1; return }
         let length: Int
         if let encoder {
-            if let overlay, frame.bytes.count >= source.geometry.rawFrameBytes {
-                // Burnt in before encoding: in the source's buffer, or in a copy when that is read-only.
-                let target: UnsafeMutableRawBufferPointer
-                if let scratch {
-                    let n = source.geometry.rawFrameBytes
-                    scratch.baseAddress!.copyMemory(from: frame.bytes.baseAddress!, byteCount: n)
-                    target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n])
-                    input = UnsafeRawBufferPointer(target)
-                } else {
-                    target = UnsafeMutableRawBufferPointer(mutating: frame.bytes)
-                }
-                overlay.draw(into: target, utc: utcNow, deviceID: UnsafeRawBufferPointer(deviceID),
-                             officer: UnsafeRawBufferPointer(rebasing: officerBytes[0..<officerLength]))
-            }
+            input = burnOverlay(into: frame, utc: utcNow, copy: scratch)
             do {
                 length = try encoder.encode(input, comment: comment, into: space)
             } catch {
@@ -313,11 +276,45 @@ public final class FramePath {
             }
             length = n
         }
-        // The exact bytes the recording stores, while they are still this thread's reservation.
-        liveTap?.offer(UnsafeRawBufferPointer(rebasing: space[0..<length]), mono: frame.mono)
-        recorder.commit(length: length, sequence: nextSequence, mono: frame.mono, utc: utcNow,
-                        sourceSkipped: UInt32(clamping: unreportedSourceGaps))
+        stored(UnsafeRawBufferPointer(rebasing: space[0..<length]), mono: frame.mono, utc: utcNow, sourceSkipped: unreportedSourceGaps)
         unreportedSourceGaps = 0
+    }
+
+    // MARK: - Shared by both paths
+
+    private var officerStamp: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: officerBytes[0..<officerLength]) }
+
+    /// Writes the frame's stamp (device, camera and source numbers, UTC, officer) into `buffer`; returns its length.
+    private func writeStamp(of frame: CapturedFrame, sequence: UInt64, utc: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var w = ASCIIWriter(buffer)
+        FrameStamp.write(deviceID: UnsafeRawBufferPointer(deviceID), sequence: sequence, sourceSequence: frame.sequence,
+                         utc: utc, mono: frame.mono, officer: officerStamp, to: &w)
+        return w.count
+    }
+
+    /// Burns the time stamp into a raw frame before it is encoded: in the source's buffer, or in `copy` when
+    /// the source's buffers are read-only. Returns what to encode (the frame as is when there is no overlay,
+    /// or the frame is short: the encoder then refuses it).
+    private func burnOverlay(into frame: CapturedFrame, utc: Int64, copy: UnsafeMutableRawBufferPointer?) -> UnsafeRawBufferPointer {
+        let n = source.geometry.rawFrameBytes
+        guard let overlay, frame.bytes.count >= n else { return frame.bytes }
+        let target: UnsafeMutableRawBufferPointer
+        if let copy {
+            copy.baseAddress!.copyMemory(from: frame.bytes.baseAddress!, byteCount: n)
+            target = UnsafeMutableRawBufferPointer(rebasing: copy[0..<n])
+        } else {
+            target = UnsafeMutableRawBufferPointer(mutating: frame.bytes)
+        }
+        overlay.draw(into: target, utc: utc, deviceID: UnsafeRawBufferPointer(deviceID), officer: officerStamp)
+        return copy == nil ? frame.bytes : UnsafeRawBufferPointer(target)
+    }
+
+    /// Commits the frame now in its reservation (`jpeg`: the exact bytes stored) with the next camera number.
+    private func stored(_ jpeg: UnsafeRawBufferPointer, mono: Nanos, utc: Int64, sourceSkipped: UInt64) {
+        // The exact bytes the recording stores, while they are still this thread's reservation.
+        liveTap?.offer(jpeg, mono: mono)
+        recorder.commit(length: jpeg.count, sequence: nextSequence, mono: mono, utc: utc,
+                        sourceSkipped: UInt32(clamping: sourceSkipped))
         nextSequence += 1
         counters.stored += 1
     }
