@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // `--config FILE` of `bodycam run` and `bodycam-records serve`: a TOML file whose keys are the long option names.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The catalogue and custody log in PostgreSQL for a force (several ingest nodes share one database).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        // The S3 client of the blob store (SigV4 signed by us over it): Ceph's RADOS Gateway or any S3 store.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
     ],
     targets: [
         // Hardware abstraction layer in C: libjpeg(-turbo) encoding, V4L2 capture through libv4l2, and the
@@ -99,10 +103,31 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The catalogue on PostgreSQL (postgres-nio): the same schema and transactions as SQLite, for a fleet.
+        .target(
+            name: "RecordsPostgres",
+            dependencies: [
+                "BodycamRecords",
+                "BodycamEvidence",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        // Evidence bytes in an S3 store (Ceph RGW): SigV4, multipart, Object Lock, legal hold, ranged reads.
+        .target(
+            name: "RecordsS3",
+            dependencies: [
+                "BodycamRecords",
+                "BodycamEvidence",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .executableTarget(
             name: "bodycam-records",
             dependencies: [
                 "BodycamRecords",
+                "RecordsPostgres",
+                "RecordsS3",
                 "BodycamEvidence",
                 "BodycamCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -116,6 +141,18 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+            // The PostgreSQL catalogue and the S3 blob store against real servers (`make test-scale` starts them;
+        // without BODYCAM_TEST_POSTGRES / BODYCAM_TEST_S3 these tests are skipped, and say so).
+        .testTarget(
+            name: "RecordsScaleTests",
+            dependencies: [
+                "BodycamRecords",
+                "BodycamEvidence",
+                "RecordsPostgres",
+                "RecordsS3",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
     ]

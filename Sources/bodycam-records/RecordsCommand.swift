@@ -2,6 +2,9 @@ import ArgumentParser
 import BodycamCLI
 import BodycamEvidence
 import BodycamRecords
+import Foundation
+import RecordsPostgres
+import RecordsS3
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,14 +43,39 @@ struct RecordsCommand: AsyncParsableCommand {
     }
 }
 
-/// `--data DIR`, shared by every command.
+/// `--data DIR`, and where the catalogue and the evidence bytes live: shared by every command.
 struct DataOption: ParsableArguments {
-    @Option(name: .customLong("data"), help: "The records data folder (service.key, catalogue.sqlite, blobs/, uploads/).")
+    @Option(name: .customLong("data"), help: "The records data folder (service.key; with the default stores also catalogue.sqlite, blobs/; uploads/ in progress).")
     var directory: String
+    @Option(name: .customLong("catalog"), help: ArgumentHelp(
+        "Where the catalogue and custody log live: sqlite:PATH (default: DATA/catalogue.sqlite) or postgres://USER@HOST[:PORT]/DB; the password from BODYCAM_CATALOG_PASSWORD or the file BODYCAM_CATALOG_PASSWORD_FILE names, never here.",
+        valueName: "location"))
+    var catalog: String?
+    @Option(name: .customLong("blobs"), help: ArgumentHelp(
+        "Where evidence bytes live: a folder (default: DATA) or s3://BUCKET?endpoint=http://HOST:PORT; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the shared credentials file, never here.",
+        valueName: "location"))
+    var blobs: String?
 
-    /// Opens the data folder (creating it and the service key on first use).
+    /// Opens the data folder (creating it and the service key on first use) and the stores.
     func open() -> RecordsService {
-        do { return try RecordsService.open(dataDirectory: directory) } catch {
+        let environment = ProcessInfo.processInfo.environment
+        let (directory, catalog, blobs) = (self.directory, self.catalog, self.blobs)
+        do {
+            return try RecordsService.open(
+                dataDirectory: directory,
+                catalogue: catalog.map { location in { () throws -> any Catalogue in
+                    if location.hasPrefix("sqlite:") { return try SQLiteCatalogue(path: String(location.dropFirst("sqlite:".count))) }
+                    if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+                        return try PostgresStore.openCatalogue(url: location, environment: environment)
+                    }
+                    throw StoreLocationError("--catalog '\(location.prefix(60))': sqlite:PATH or postgres://USER@HOST[:PORT]/DB")
+                } },
+                blobs: blobs.map { location in { () throws -> any BlobStore in
+                    if location.hasPrefix("s3://") { return try S3Store.openBlobStore(url: location, stagingRoot: directory, environment: environment) }
+                    if location.contains("://") { throw StoreLocationError("--blobs '\(location.prefix(60))': a folder or s3://BUCKET?endpoint=URL") }
+                    return try FolderBlobStore(root: location)
+                } })
+        } catch {
             fail("\(directory): \(error)")
         }
     }

@@ -47,7 +47,7 @@ struct Serve: AsyncParsableCommand {
 
     /// The keys of `serve --config FILE`, with the TOML type each takes.
     static let configKeys: [String: ConfigFile.Kind] = [
-        "data": .path(), "listen": .text, "retention-every": .text, "tls-cert": .path(), "tls-key": .path(),
+        "data": .path(), "catalog": .text, "blobs": .text, "listen": .text, "retention-every": .text, "tls-cert": .path(), "tls-key": .path(),
     ]
 
     func run() async throws {

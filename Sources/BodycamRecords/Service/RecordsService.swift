@@ -26,12 +26,15 @@ public final class RecordsService: Sendable {
         ingest = Ingest(catalogue: catalogue, blobs: blobs, custody: custody, identity: identity, clock: clock)
     }
 
-    /// Opens (and on first use creates) the data folder: `service.key`, `catalogue.sqlite`, `blobs/`, `uploads/`.
-    public static func open(dataDirectory: String, clock: @escaping @Sendable () -> Int64 = WallClock.now) throws -> RecordsService {
+    /// Opens (and on first use creates) the data folder: `service.key`, and unless given others the embedded
+    /// default stores, `catalogue.sqlite`, `blobs/` and `uploads/`. `catalogue` and `blobs` are opened by the
+    /// caller (PostgreSQL, S3: `--catalog`, `--blobs`), and called only once the service key is loaded.
+    public static func open(dataDirectory: String, catalogue: (() throws -> any Catalogue)? = nil, blobs: (() throws -> any BlobStore)? = nil,
+                            clock: @escaping @Sendable () -> Int64 = WallClock.now) throws -> RecordsService {
         let identity = try ServiceIdentity.load(dataDirectory: dataDirectory, create: true)
-        let catalogue = try SQLiteCatalogue(path: dataDirectory + "/" + SQLiteCatalogue.fileName)
-        let blobs = try FolderBlobStore(root: dataDirectory)
-        return RecordsService(dataDirectory: dataDirectory, identity: identity, catalogue: catalogue, blobs: blobs, clock: clock)
+        let openedCatalogue = try catalogue?() ?? SQLiteCatalogue(path: dataDirectory + "/" + SQLiteCatalogue.fileName)
+        let openedBlobs = try blobs?() ?? FolderBlobStore(root: dataDirectory)
+        return RecordsService(dataDirectory: dataDirectory, identity: identity, catalogue: openedCatalogue, blobs: openedBlobs, clock: clock)
     }
 
     /// Writes a `refused` custody entry (its own transaction: the refused request changed nothing) and
