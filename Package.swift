@@ -73,10 +73,17 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
             ]
         ),
+        // `bodycam fleet`: many cameras (each a `bodycam run` process) through a shift and a dock storm
+        // against central records, with the figures and the catalogue cross-check.
+        .target(
+            name: "BodycamFleet",
+            dependencies: ["BodycamCore", "BodycamEvidence"]
+        ),
         .executableTarget(
             name: "bodycam",
             dependencies: [
                 "BodycamCore",
+                "BodycamFleet",
                 "BodycamEvidence",
                 "BodycamTerminal",
                 "BodycamCLI",
@@ -88,7 +95,7 @@ let package = Package(
         .testTarget(name: "BodycamCLITests", dependencies: ["BodycamCLI"]),
         .testTarget(
             name: "BodycamCoreTests",
-            dependencies: ["BodycamCore", "BodycamEvidence", "BodycamTerminal", "BodycamLiveView", "CHAL"]
+            dependencies: ["BodycamCore", "BodycamEvidence", "BodycamTerminal", "BodycamLiveView", "BodycamFleet", "CHAL"]
         ),
         // Central records: catalogue, blob store, custody log, device ingest and the people API.
         .target(

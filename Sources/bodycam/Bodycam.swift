@@ -16,7 +16,7 @@ struct Bodycam: ParsableCommand {
         With no camera given, `run` uses deterministic synthetic frames on a virtual clock.
         """,
         version: BodycamVersion.string,
-        subcommands: [Run.self, Inspect.self, Verify.self, Key.self, Recover.self, Devices.self, BenchPath.self],
+        subcommands: [Run.self, Inspect.self, Verify.self, Key.self, Recover.self, Devices.self, Fleet.self, BenchPath.self],
         defaultSubcommand: Run.self
     )
 

@@ -60,17 +60,7 @@ struct PeopleRoutes: Sendable {
         }
     }
 
-    /// The user whose token this is; 401 otherwise (not logged: no device or recording is involved).
-    private func user(_ request: Request) async throws -> UserRecord {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.utf8.count <= 200 else {
-            throw Refusal(.unauthenticated, "missing 'Authorization: Bearer TOKEN'")
-        }
-        let hash = Secrets.hash(String(header.dropFirst(7)))
-        guard let user = try await service.catalogue.read({ try $0.user(tokenSHA256: hash) }) else {
-            throw Refusal(.unauthenticated, "unknown bearer token")
-        }
-        return user
-    }
+    private func user(_ request: Request) async throws -> UserRecord { try await BearerAuth.user(request, service: service) }
 
     func list(_ request: Request) async -> Response {
         do {

@@ -27,6 +27,7 @@ public enum RecordsServer {
         let router = Router(context: BasicRequestContext.self)
         DeviceRoutes(service: service).register(on: router)
         PeopleRoutes(service: service).register(on: router)
+        AdminRoutes(service: service).register(on: router)
         var logger = Logger(label: "bodycam-records")
         logger.logLevel = logLevel
         let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler()],

@@ -3,7 +3,9 @@ import BodycamEvidence
 /// A refused administrative command: one line for the terminal.
 public struct AdminError: Error, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The thing exists already (the HTTP API answers 409, so a provisioning script can run again).
+    public var exists: Bool
+    public init(_ description: String, exists: Bool = false) { (self.description, self.exists) = (description, exists) }
 }
 
 /// The administrator's operations, run on the service host against the data folder (like a database's
@@ -14,14 +16,14 @@ extension RecordsService {
     /// Issues a one-time enrolment token for `deviceID`, valid for `lifetime` nanoseconds. Returns the
     /// token (the secret and the hash of this service's key, `RecordsWire.enrolmentToken`); only its
     /// SHA-256 is stored.
-    public func issueEnrolmentToken(deviceID: String, lifetime: Int64) throws -> String {
+    public func issueEnrolmentToken(deviceID: String, lifetime: Int64, actor: String = adminActor) throws -> String {
         guard FrameStamp.isValidDeviceID(deviceID) else { throw AdminError("'\(deviceID.prefix(40))' is not a device id (1-32 of A-Z a-z 0-9 - _)") }
         guard lifetime > 0 else { throw AdminError("the token's lifetime must be positive") }
         let token = RecordsWire.enrolmentToken(secret: Secrets.newToken(), serviceKey: identity.publicKey)
         let utc = clock()
         try catalogue.writeNow { tx in
             try tx.insertToken(EnrolmentToken(sha256: Secrets.hash(token), deviceID: deviceID, issuedUTC: utc, expiresUTC: utc + lifetime))
-            try custody.append(tx, utc: utc, actor: Self.adminActor, action: .enrol, deviceID: deviceID,
+            try custody.append(tx, utc: utc, actor: actor, action: .enrol, deviceID: deviceID,
                                detail: "one-time enrolment token issued, expires \(UTC.iso(utc + lifetime))")
         }
         return token
@@ -47,16 +49,16 @@ extension RecordsService {
         }
     }
 
-    public func addOfficer(id: String, name: String, trained: Bool) throws {
+    public func addOfficer(id: String, name: String, trained: Bool, actor: String = adminActor) throws {
         guard EvidenceNames.isValidOfficerID(id) else { throw AdminError("'\(id.prefix(40))' is not an officer id (1-32 of A-Z a-z 0-9 - _)") }
         guard (1...100).contains(name.utf8.count), !name.unicodeScalars.contains(where: { $0.value < 32 }) else {
             throw AdminError("the officer's name must be 1-100 bytes of printable text")
         }
         let utc = clock()
         try catalogue.writeNow { tx in
-            guard try tx.officer(id) == nil else { throw AdminError("officer \(id) exists already") }
+            guard try tx.officer(id) == nil else { throw AdminError("officer \(id) exists already", exists: true) }
             try tx.saveOfficer(OfficerRecord(officerID: id, name: name, trained: trained, active: true))
-            try custody.append(tx, utc: utc, actor: Self.adminActor, action: .officer, officer: id,
+            try custody.append(tx, utc: utc, actor: actor, action: .officer, officer: id,
                                detail: "officer added (\(trained ? "trained" : "not trained"))")
         }
     }
