@@ -13,13 +13,15 @@ HW_PACKAGES := qemu-system-x86 busybox-static v4l-utils procps
 HW_DIR     := .build-hw
 # Peers for `make bench`.
 BENCH_PACKAGES := libturbojpeg0 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux openssl
+# `make test-scale`: PostgreSQL, and Ceph's monitor, OSD and S3 gateway (RADOS Gateway), started by hand on loopback.
+SCALE_PACKAGES := postgresql ceph-mon ceph-mgr ceph-osd radosgw
 # The live view's browser test (`make test`): headless Chromium and its WebDriver. Not needed by `make run`.
 BROWSER_PACKAGES := chromium chromium-driver
 # `make run ARGS="..."` passes options to `bodycam run`, after `--camera auto` (a later --camera wins), so
 # `make run ARGS="--http 127.0.0.1:8080"` still uses the webcam.
 ARGS       ?=
 
-.PHONY: all deps hw-deps browser-deps test-browser build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz man clean
+.PHONY: fleet test-scale scale-deps all deps hw-deps browser-deps test-browser build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz man clean
 
 all: build
 
@@ -39,6 +41,9 @@ deps:
 hw-deps:
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(HW_PACKAGES)"
 
+scale-deps:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(SCALE_PACKAGES)"
+
 browser-deps:
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BROWSER_PACKAGES)"
 
@@ -56,6 +61,17 @@ records: build-records
 # The simulated camera on synthetic frames, commands from the terminal. Recordings go to ./storage.
 run: build
 	$(BIN) run --camera auto $(ARGS)
+
+# A fleet of simulated cameras through a shift and a dock storm against a records service on loopback
+# (the embedded default: SQLite and a folder, in a new temporary folder). FLEET_ARGS go to `bodycam fleet`.
+FLEET_ARGS ?= --cameras 20 --shift 2h
+fleet: build build-records
+	Tests/scale/fleet-local.sh $(BIN) $(RECORDS_BIN) $(FLEET_ARGS)
+
+# The records service at force scale: PostgreSQL and Ceph's S3 gateway on loopback, their tests, two ingest
+# nodes and a fleet of 50 cameras; one node killed and the gateway restarted during the dock storm.
+test-scale: scale-deps build build-records
+	Tests/scale/test-scale.sh $(BIN) $(RECORDS_BIN)
 
 # Unit tests (debug build) plus end-to-end tests that drive the release binary, then the live view in
 # headless Chromium (its screenshot in .build/browser/live-view.png).

@@ -47,7 +47,8 @@ public struct FleetPlan: Sendable {
 
     /// One camera's shift. Durations scale with the shift, so a 10-minute test shift has the same shape as
     /// an 8-hour one: idle spells in ready (pre-record running), recordings by button or trigger with
-    /// markers, sleep spells, and for about one camera in five a low battery near the end.
+    /// markers (about an hour of footage in 8 hours, as UK forces report), sleep spells, and for about one
+    /// camera in five a low battery near the end.
     static func shift(officer: String, seconds: Int, rng: inout SplitMix64) -> (String, Incidents) {
         var lines = ["# checked out at the station's dock, then out on patrol",
                      "wait 3s", "dock", "wait 2s", "assign \(officer)", "wait 1s", "undock", "wait 3s"]
@@ -65,7 +66,7 @@ public struct FleetPlan: Sendable {
             t += s
         }
         while t < end {
-            wait(min(spell(0.02, 0.10), max(1, end - t)))
+            wait(min(spell(0.03, 0.12), max(1, end - t)))
             if let at = lowBatteryAt, t >= at, !incidents.lowBattery {
                 lines.append("battery 9")
                 incidents.lowBattery = true
@@ -81,7 +82,7 @@ public struct FleetPlan: Sendable {
                     incidents.triggeredRecordings += 1
                 }
                 t += 1
-                let length = spell(0.01, 0.05, cap: 20 * 60)
+                let length = spell(0.01, 0.03, cap: 20 * 60)
                 let markers = Int(rng.uniform(0, 3))
                 for _ in 0..<markers {
                     wait(max(2, length / (markers + 1)))
