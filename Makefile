@@ -14,7 +14,7 @@ HW_DIR     := .build-hw
 # Peers for `make bench`.
 BENCH_PACKAGES := libturbojpeg0 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good util-linux openssl
 # `make test-scale`: PostgreSQL, and Ceph's monitor, OSD and S3 gateway (RADOS Gateway), started by hand on loopback.
-SCALE_PACKAGES := postgresql ceph-mon ceph-mgr ceph-osd radosgw
+SCALE_PACKAGES := postgresql ceph-mon ceph-mgr ceph-osd radosgw python3-boto3 s3cmd
 # The live view's browser test (`make test`): headless Chromium and its WebDriver. Not needed by `make run`.
 BROWSER_PACKAGES := chromium chromium-driver
 # `make run ARGS="..."` passes options to `bodycam run`, after `--camera auto` (a later --camera wins), so

@@ -114,8 +114,74 @@ assert not c["deleted_without_receipt"], c["deleted_without_receipt"]
 PY
 [ $status -eq 0 ] || { log "bodycam fleet exited with $status"; exit 1; }
 
+# The same recording through two nodes at once: a camera's storage copied (same key, same recording),
+# both copies docking at the same moment, one at each node. It must be catalogued once and stored once.
+log "twins: one recording sent through both nodes at once"
+twin=TWIN$(date +%H%M%S)
+token=$("$records" enrol "$twin" --data "$work/node1" "${store[@]}" | tail -1)
+printf 'wait 3s\ndock\nwait 2s\nundock\nwait 3s\ndouble record\nwait 40s\nhold record 3s\nwait 2s\nquit\n' |
+  "$bodycam" run --storage "$work/twin/a" --device-id "$twin" --size 320x240 --fps 10 --records "http://127.0.0.1:$port1" \
+    --enrol-token "$token" --utc-start 2026-06-01T08:00:00Z > "$work/twin/record.log"
+cp -a "$work/twin/a" "$work/twin/b"
+twin_dock() {  # COPY PORT ATTEMPT
+  printf 'dock\nwait 10m\nstatus\nquit\n' | "$bodycam" run --storage "$work/twin/$1" --device-id "$twin" --size 320x240 --fps 10 \
+    --records "http://127.0.0.1:$2" --utc-start "2026-06-01T1$3:00:00Z" --offload-rate 10000000000 > "$work/twin/$1-dock$3.log" 2>&1
+}
+twin_dock a "$port1" 1 & ta=$!
+twin_dock b "$port2" 1 & tb=$!
+wait $ta; wait $tb
+# A copy refused because the other held the file at that moment keeps its recording; it docks again.
+for c in a b; do
+  grep -q '"local_recordings":0' "$work/twin/$c-dock1.log" || twin_dock "$c" "$port1" 2
+done
+python3 - "$work/twin" "$twin" "$s3_port" <<'PY'
+import glob, json, os, sys
+folder, device, port = sys.argv[1], sys.argv[2], sys.argv[3]
+for c in "ab":
+    logs = sorted(glob.glob(f"{folder}/{c}-dock*.log"))
+    status = [json.loads(l) for l in open(logs[-1]) if '"event":"status"' in l][-1]
+    assert status["local_recordings"] == 0, f"twin {c} still holds its recording: {status}"
+# One version of every blob: nothing was stored twice (the bucket is versioned, Object Lock needs it).
+import boto3
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+versions = {}
+for page in s3.get_paginator("list_object_versions").paginate(Bucket="bodycam-evidence", Prefix="blobs/"):
+    for v in page.get("Versions", []):
+        versions[v["Key"]] = versions.get(v["Key"], 0) + 1
+twice = {k: n for k, n in versions.items() if n > 1}
+assert not twice, f"blobs stored more than once: {twice}"
+print(f"[test-scale] twins: both copies hold nothing; {len(versions)} blobs in the bucket, each stored once", file=sys.stderr)
+PY
+rows=$("$records" recordings --device "$twin" --json --data "$work/node1" "${store[@]}" | grep -c '"recording_id"')
+[ "$rows" -eq 1 ] || { log "twins: $rows catalogue rows for one recording"; exit 1; }
+
 log "verify-store: every live blob re-hashed from the gateway, every manifest and receipt checked"
 "$records" verify-store --data "$work/node1" "${store[@]}" > "$work/verify-store.txt" || { tail -20 "$work/verify-store.txt" >&2; exit 1; }
 log "custody: the chain written by both nodes checks"
 "$records" custody --data "$work/node1" "${store[@]}" > "$work/custody.txt" || { tail -5 "$work/custody.txt" >&2; exit 1; }
+# The retention job from both nodes at once, 40 days on: every expired recording deleted once, logged once.
+# Compliance-mode Object Lock keeps the bytes until their retain-until date: the tombstones stand and the
+# purge is retried later (exit 1 says so), which is what a compliance lock is for.
+later=$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc)+datetime.timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+log "retention from both nodes at once, as of $later"
+"$records" retention --now "$later" --json --data "$work/node1" "${store[@]}" > "$work/retention1.json" 2> "$work/retention1.err" & r1=$!
+"$records" retention --now "$later" --json --data "$work/node2" "${store[@]}" > "$work/retention2.json" 2> "$work/retention2.err" & r2=$!
+wait $r1 || true; wait $r2 || true
+"$records" custody --json --data "$work/node1" "${store[@]}" > "$work/custody.jsonl"
+python3 - "$work/custody.jsonl" "$work/fleet.json" <<'PY'
+import json, sys
+entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+deletes = {}
+for e in entries:
+    if e["action"] == "delete":
+        deletes[e["recording_id"]] = deletes.get(e["recording_id"], 0) + 1
+twice = {k: n for k, n in deletes.items() if n != 1}
+expected = json.load(open(sys.argv[2]))["recordings"] + 1
+assert not twice, f"recordings deleted more than once: {twice}"
+assert len(deletes) >= expected, f"{len(deletes)} deletions, expected every one of the {expected} recordings (all expired)"
+print(f"[test-scale] retention from two nodes: {len(deletes)} recordings deleted, each logged once", file=sys.stderr)
+PY
+
+log "custody: the chain checks after the deletions"
+"$records" custody --data "$work/node1" "${store[@]}" > /dev/null
 log "PASS"
