@@ -21,7 +21,7 @@ BROWSER_PACKAGES := chromium chromium-driver
 # `make run ARGS="--http 127.0.0.1:8080"` still uses the webcam.
 ARGS       ?=
 
-.PHONY: fleet test-scale scale-deps all deps hw-deps browser-deps test-browser build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz man clean
+.PHONY: fleet test-scale bench-scale scale-deps all deps hw-deps browser-deps test-browser build build-records records run test test-hw test-hw-interrupt test-powercut bench fuzz man clean
 
 all: build
 
@@ -111,6 +111,12 @@ test-hw-interrupt: hw-deps build
 bench: build build-records
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_PACKAGES)"
 	python3 bench/bench.py $(CURDIR)/$(BIN) $(if $(QUICK),--quick,) $(if $(OUT),--out $(OUT),)
+	@$(MAKE) --no-print-directory bench-scale
+
+# The records at scale (PostgreSQL and Ceph's S3 gateway on loopback): our S3 client against boto3 and s3cmd,
+# and a fleet of 200 cameras x 8 h docking through two nodes. bench/results-scale.md (QUICK=1: a smaller fleet).
+bench-scale: scale-deps build build-records
+	python3 bench/scale.py $(CURDIR)/$(BIN) $(CURDIR)/$(RECORDS_BIN) $(if $(QUICK),--quick,)
 
 # The man pages docs/man/bodycam.1 and bodycam-records.1 (committed), from the commands' own help by
 # swift-argument-parser's generate-manual plugin (it builds the package in debug, then reads each product's
