@@ -44,6 +44,33 @@ import Testing
         try Self.expectKeyMismatch { try TestPostgres.open(url) }
     }
 
+    /// A chunk or finish on a name another node is working on is refused (409), and goes through once
+    /// that node is done.
+    @Test(.enabled(if: ScaleEnvironment.postgresURL != nil, Comment(rawValue: TestPostgres.skipped)))
+    func anUploadInProgressOnAnotherNodeIsRefused() async throws {
+        let url = try TestPostgres.freshDatabase()
+        let (a, b) = (try Self.folder(), try Self.folder())
+        let nodeA = try RecordsService.open(dataDirectory: a, catalogue: { try TestPostgres.open(url) })
+        try Self.copyKey(from: a, to: b)
+        let nodeB = try RecordsService.open(dataDirectory: b, catalogue: { try TestPostgres.open(url) })
+        let id = try #require(EvidenceNames.RecordingID.parse("BWV-0001-000001"))
+        let name = try #require(UploadName(device: "BWV-0001", folder: id.text, file: EvidenceNames.manifestName(id)))
+        let lease = try #require(try await nodeA.catalogue.tryLockUpload(name.description))
+        for attempt in 0..<2 {
+            let refusal = await #expect(throws: Refusal.self) {
+                if attempt == 0 { _ = try await nodeB.ingest.put(name, offset: 0, bytes: [1]) }
+                else { _ = try await nodeB.ingest.finish(name, sha256: String(repeating: "0", count: 64), deviceKey: nodeA.identity.publicKey) }
+            }
+            #expect(refusal?.kind == .conflict && refusal?.message.hasSuffix("(another node)") == true, "\(String(describing: refusal))")
+        }
+        await lease.release()
+        #expect(try await nodeB.ingest.put(name, offset: 0, bytes: [1]).offset == 1)
+        // Each request gave its lease back: node A can take the name again.
+        let again = try await nodeA.catalogue.tryLockUpload(name.description)
+        #expect(again != nil)
+        await again?.release()
+    }
+
     @Test(.enabled(if: ScaleEnvironment.postgresURL != nil, Comment(rawValue: TestPostgres.skipped)))
     func twoNodesRunningRetentionAtOnceDeleteEachRecordingOnce() async throws {
         let url = try TestPostgres.freshDatabase()
