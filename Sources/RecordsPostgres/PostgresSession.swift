@@ -26,9 +26,9 @@ struct PostgresSession: Sendable {
         var binds = PostgresBindings(capacity: values.count)
         for value in values {
             switch value {
-            case .text(let s?): try binds.append(s)
-            case .int(let i?): try binds.append(i)
-            case .bytes(let b?): try binds.append(ByteBuffer(bytes: b))
+            case .text(let s?): binds.append(s)
+            case .int(let i?): binds.append(i)
+            case .bytes(let b?): binds.append(ByteBuffer(bytes: b))
             case .text(nil), .int(nil), .bytes(nil): binds.appendNull()
             }
         }

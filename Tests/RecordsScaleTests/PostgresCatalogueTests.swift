@@ -43,7 +43,7 @@ struct PostgresCatalogueTests {
                 let node: any Catalogue = w % 2 == 0 ? nodeA : nodeB
                 group.addTask {
                     for i in 0..<each {
-                        try await node.write { tx in
+                        _ = try await node.write { tx in
                             try custody.append(tx, utc: Int64(i), actor: "admin", action: .officer, detail: "writer \(w) entry \(i)")
                         }
                     }

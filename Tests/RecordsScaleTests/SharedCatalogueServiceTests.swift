@@ -16,7 +16,8 @@ import Testing
     /// A second node's data folder holding a copy of the first one's service key (mode 0600).
     static func copyKey(from a: String, to b: String) throws {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: a + "/" + ServiceIdentity.fileName))
-        FileManager.default.createFile(atPath: b + "/" + ServiceIdentity.fileName, contents: bytes, attributes: [.posixPermissions: 0o600])
+        let made = FileManager.default.createFile(atPath: b + "/" + ServiceIdentity.fileName, contents: bytes, attributes: [.posixPermissions: 0o600])
+        try #require(made, "cannot copy the service key to \(b)")
     }
 
     static func expectKeyMismatch(_ open: @escaping () throws -> any Catalogue) throws {
