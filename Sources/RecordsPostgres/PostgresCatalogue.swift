@@ -34,10 +34,11 @@ public final class PostgresCatalogue: Catalogue {
         try self.init(location: location, password: try CataloguePassword.resolve(environment))
     }
 
-    init(location: PostgresLocation, password: String?, waitSeconds: Int = 30) throws {
+    /// `migrations`: how many to apply (all, but for the tests of a migration itself).
+    init(location: PostgresLocation, password: String?, waitSeconds: Int = 30, migrations: Int = PostgresSchema.migrations.count) throws {
         pool = try ConnectionPool(location: location, password: password, waitSeconds: waitSeconds)
         // The first connection is made now: an unreachable server or a wrong password is said at start.
-        try PostgresSchema.migrate { body in
+        try PostgresSchema.migrate(upTo: migrations) { body in
             try transaction(begin: "BEGIN ISOLATION LEVEL READ COMMITTED") { tx in try body(tx.session) }
         }
     }

@@ -82,8 +82,8 @@ enum PostgresSchema {
     /// Applies every migration not applied yet, each in its own transaction under the migration lock (which
     /// also covers creating `schema_migrations`), so concurrent starts are safe. A catalogue migrated by a
     /// newer bodycam-records (a migration this one does not know) is refused: its meaning is unknown here.
-    static func migrate(_ run: (_ body: (PostgresSession) throws -> Void) throws -> Void) throws {
-        for migration in migrations {
+    static func migrate(upTo count: Int = migrations.count, _ run: (_ body: (PostgresSession) throws -> Void) throws -> Void) throws {
+        for migration in migrations.prefix(count) {
             try run { session in
                 try session.execute("SELECT pg_advisory_xact_lock(\(migrationLockKey))")
                 try session.execute("""

@@ -29,6 +29,27 @@ struct PostgresCatalogueTests {
         #expect("\(newer.map { "\($0)" } ?? "")".contains("v99-future"))
     }
 
+    /// A catalogue from before the pin history (v1 and v2 only) with a device and a recording: v3 starts the
+    /// history with the device's pin, under the fingerprint Swift computes, and names it on the recording.
+    @Test func thePinHistoryMigrationKeepsWhatWasThere() throws {
+        let url = try TestPostgres.freshDatabase()
+        let location = try PostgresLocation.parse(url)
+        let password = try CataloguePassword.resolve(TestPostgres.environment)
+        let key = PublicKey(raw: (0..<32).map { UInt8($0 * 7 % 256) })
+        let old = try PostgresCatalogue(location: location, password: password, migrations: 2)
+        try TestPostgres.admin(url) { s in
+            try s.execute("INSERT INTO device VALUES ('BWV-0001', $1, 'enrolled', 4, 100, NULL, $2, NULL)", [.text(key.hex), .bytes([1, 2])])
+            try s.execute("INSERT INTO recording (recording_id, device_id, trigger, start_utc, end_utc, markers, frames, bytes, manifest_sha256, "
+                          + "received_utc, receipt) VALUES ('BWV-0001-000001', 'BWV-0001', 't', 0, 0, 0, 0, 0, 'x', 0, '')")
+        }
+        old.close()
+        let new = try TestPostgres.open(url)
+        defer { new.close() }
+        let pins = try new.readNow { try $0.pins(deviceID: "BWV-0001") }
+        #expect(pins == [PinRecord(deviceID: "BWV-0001", key: key, pin: [1, 2], enrolledUTC: 100)])
+        #expect(try new.readNow { try $0.recording("BWV-0001-000001")?.pinFingerprint } == key.fingerprintHex)
+    }
+
     /// Two nodes (separate pools), eight writers each, appending custody entries at once: every write
     /// waits for the one before it, so the chain verifies and the sequence numbers have no gap or repeat.
     @Test func twoNodesAppendingCustodyAtOnceKeepOneChain() async throws {
