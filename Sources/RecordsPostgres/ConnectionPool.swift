@@ -90,6 +90,11 @@ final class ConnectionPool: Sendable {
     /// Closes the idle connections and refuses new work; connections in use close when given back.
     func close() {
         closed.withLock { $0 = true }
+        dropIdle()
+    }
+
+    /// Closes the idle connections (new ones are made when needed).
+    func dropIdle() {
         for connection in idle.withLock({ list in defer { list = [] }; return list }) {
             discard(connection)
         }

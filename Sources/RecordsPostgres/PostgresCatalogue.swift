@@ -47,15 +47,17 @@ public final class PostgresCatalogue: Catalogue {
     public func close() { pool.close() }
 
     /// Runs `body` in one transaction on one pooled connection: COMMIT if it returns, ROLLBACK if anything
-    /// throws. A connection found dead at BEGIN (the server restarted since) is replaced once; nothing ran.
+    /// throws. A connection found dead at BEGIN (the server restarted or ended it) is replaced, and the idle
+    /// ones, which most likely met the same end, are dropped too; nothing had run, so trying again is safe.
     private func transaction<T>(begin: String, lock: Bool = false, _ body: (PostgresTransaction) throws -> T) throws -> T {
-        var retried = false
+        var retries = 2
         while true {
             let connection = try pool.take(.transaction)
             let session = PostgresSession(connection: connection, server: pool.location.server, logger: pool.logger)
-            do { try session.execute(begin) } catch let failure as PostgresFailure where failure.isConnectionLost && !retried {
+            do { try session.execute(begin) } catch let failure as PostgresFailure where failure.isConnectionLost && retries > 0 {
                 pool.give(connection, .transaction, broken: true)
-                retried = true
+                pool.dropIdle()
+                retries -= 1
                 continue
             } catch {
                 pool.give(connection, .transaction, broken: true)

@@ -27,10 +27,17 @@ public struct PostgresFailure: Error, CustomStringConvertible, Sendable, StoreFa
         if e.code == .server, let info = e.serverInfo {
             let state = info[.sqlState]
             let message = info[.message] ?? "an error without a message"
-            // A server error during connecting (authentication, no such database) also leaves no usable connection.
-            return PostgresFailure("PostgreSQL at \(server): \(message) (SQLSTATE \(state ?? "?"))", sqlState: state, isConnectionLost: connecting)
+            // A server error during connecting (authentication, no such database) leaves no usable connection,
+            // nor does a session the server ended (57P01-57P04: shutdown, terminated, database dropped) or class 08.
+            let ended = state.map { $0.hasPrefix("57P") || $0.hasPrefix("08") } ?? false
+            return PostgresFailure("PostgreSQL at \(server): \(message) (SQLSTATE \(state ?? "?"))", sqlState: state,
+                                   isConnectionLost: connecting || ended)
         }
-        let underlying = e.underlying.map { ": \($0)" } ?? ""
+        // What lies under it, in words: a server message (such as the FATAL of a terminated session) or a socket error.
+        let underlying = e.underlying.map { inner in
+            if let server = (inner as? PSQLError)?.serverInfo { return ": " + (server[.message] ?? "an error without a message") }
+            return inner is PSQLError ? "" : ": \(inner)"
+        } ?? ""
         switch e.code {
         case .connectionError:
             return PostgresFailure("PostgreSQL at \(server) cannot be reached\(underlying)", isConnectionLost: true)

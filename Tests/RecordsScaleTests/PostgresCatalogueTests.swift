@@ -114,6 +114,24 @@ struct PostgresCatalogueTests {
         await last?.release()
     }
 
+    /// The server ends every session (a restart, a failover): the next transactions get new connections.
+    @Test func connectionsTheServerEndedAreReplaced() async throws {
+        let url = try TestPostgres.freshDatabase()
+        let node = try TestPostgres.open(url)
+        defer { node.close() }
+        _ = try await concurrently(4) { i in try node.writeNow { try $0.appendCustody(seq: i + 1, line: [UInt8(i)]) } }
+        let ended = try TestPostgres.admin(url) { s in
+            try s.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").count
+        }
+        #expect(ended >= 1)
+        // At once: some connections may not have seen their end yet (the first statement meets it).
+        let start = Date()
+        let lines = try await concurrently(4) { _ in try node.readNow { try $0.custodyLines(from: 1) } }
+        #expect(lines.allSatisfy { $0 == [[0], [1], [2], [3]] })
+        try node.writeNow { try $0.appendCustody(seq: 5, line: [4]) }
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+
     @Test func damagedRowsReadBackAsErrors() async throws {
         let url = try TestPostgres.freshDatabase()
         let node = try TestPostgres.open(url)
