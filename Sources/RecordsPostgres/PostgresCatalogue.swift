@@ -104,18 +104,26 @@ public final class PostgresCatalogue: Catalogue {
     public func tryLockUpload(_ key: String) async throws -> (any UploadLease)? {
         let pool = self.pool
         return try await Blocking.run { () throws -> PostgresUploadLease? in
-            let connection = try pool.take(.lease)
-            let session = PostgresSession(connection: connection, server: pool.location.server, logger: pool.logger)
-            do {
-                guard let row = try session.rows("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [.text(key)]).first,
-                      try row.bool("locked") else {
-                    pool.give(connection, .lease, broken: false)
-                    return nil
+            var retries = 2
+            while true {
+                let connection = try pool.take(.lease)
+                let session = PostgresSession(connection: connection, server: pool.location.server, logger: pool.logger)
+                do {
+                    guard let row = try session.rows("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [.text(key)]).first,
+                          try row.bool("locked") else {
+                        pool.give(connection, .lease, broken: false)
+                        return nil
+                    }
+                    return PostgresUploadLease(pool: pool, session: session, key: key)
+                } catch let failure as PostgresFailure where failure.isConnectionLost && retries > 0 {
+                    // As at a transaction's BEGIN: a dead idle connection is replaced (a lost lock statement held nothing).
+                    pool.give(connection, .lease, broken: true)
+                    pool.dropIdle()
+                    retries -= 1
+                } catch {
+                    pool.give(connection, .lease, broken: true)
+                    throw error
                 }
-                return PostgresUploadLease(pool: pool, session: session, key: key)
-            } catch {
-                pool.give(connection, .lease, broken: true)
-                throw error
             }
         }
     }

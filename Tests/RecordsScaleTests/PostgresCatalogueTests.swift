@@ -120,6 +120,7 @@ struct PostgresCatalogueTests {
         let node = try TestPostgres.open(url)
         defer { node.close() }
         _ = try await concurrently(4) { i in try node.writeNow { try $0.appendCustody(seq: i + 1, line: [UInt8(i)]) } }
+        for name in ["a", "b"] { await (try await node.tryLockUpload(name))?.release() }
         let ended = try TestPostgres.admin(url) { s in
             try s.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").count
         }
@@ -129,6 +130,9 @@ struct PostgresCatalogueTests {
         let lines = try await concurrently(4) { _ in try node.readNow { try $0.custodyLines(from: 1) } }
         #expect(lines.allSatisfy { $0 == [[0], [1], [2], [3]] })
         try node.writeNow { try $0.appendCustody(seq: 5, line: [4]) }
+        let lease = try await node.tryLockUpload("a")
+        #expect(lease != nil)
+        await lease?.release()
         #expect(Date().timeIntervalSince(start) < 10)
     }
 
