@@ -36,6 +36,22 @@ public final class Ingest: Sendable {
 
     private func release(_ name: UploadName) { _ = busy.withLock { $0.remove(name) } }
 
+    /// Runs `body` holding `name` against every other node sharing the catalogue (after `reserve`, which
+    /// covers this process): a second node's request on the same name is refused like a second local one.
+    private func leased<T>(_ name: UploadName, _ body: () async throws -> T) async throws -> T {
+        guard let lease = try await catalogue.tryLockUpload(name.description) else {
+            throw Refusal(.conflict, "\(name.file): another request on this file is in progress (another node)")
+        }
+        do {
+            let result = try await body()
+            await lease.release()
+            return result
+        } catch {
+            await lease.release()
+            throw error
+        }
+    }
+
     private func held(_ name: UploadName) async throws -> FileRecord? {
         try await catalogue.read { try $0.file(deviceID: name.device, folder: name.folder, file: name.file) }
     }
@@ -64,6 +80,10 @@ public final class Ingest: Sendable {
         }
         try reserve(name)
         defer { release(name) }
+        return try await leased(name) { try await putHeld(name, offset: offset, bytes: bytes) }
+    }
+
+    private func putHeld(_ name: UploadName, offset: Int, bytes: [UInt8]) async throws -> RecordsWire.FileStatus {
         if let f = try await held(name) {
             throw Refusal(.conflict, "\(name.file): stored already (\(f.bytes) bytes, write-once)")
         }
@@ -87,6 +107,10 @@ public final class Ingest: Sendable {
         guard Hex.isDigest(sha256) else { throw Refusal(.badRequest, "sha256 must be 64 lower-case hex digits") }
         try reserve(name)
         defer { release(name) }
+        return try await leased(name) { try await finishHeld(name, sha256: sha256, deviceKey: deviceKey) }
+    }
+
+    private func finishHeld(_ name: UploadName, sha256: String, deviceKey: PublicKey) async throws -> Finished {
         let manifestID = EvidenceNames.parseManifestName(name.file)
         if let f = try await held(name) {
             guard f.sha256 == sha256 else { throw Refusal(.conflict, "\(name.file): held with other contents (write-once)") }

@@ -33,8 +33,23 @@ public final class RecordsService: Sendable {
                             clock: @escaping @Sendable () -> Int64 = WallClock.now) throws -> RecordsService {
         let identity = try ServiceIdentity.load(dataDirectory: dataDirectory, create: true)
         let openedCatalogue = try catalogue?() ?? SQLiteCatalogue(path: dataDirectory + "/" + SQLiteCatalogue.fileName)
+        try checkServiceKey(openedCatalogue, identity: identity, keyPath: dataDirectory + "/" + ServiceIdentity.fileName)
         let openedBlobs = try blobs?() ?? FolderBlobStore(root: dataDirectory)
         return RecordsService(dataDirectory: dataDirectory, identity: identity, catalogue: openedCatalogue, blobs: openedBlobs, clock: clock)
+    }
+
+    /// A catalogue belongs to the service key it was first opened with. Several ingest nodes share one
+    /// catalogue, and a receipt from any of them must verify on every camera: a node whose key differs
+    /// refuses to start rather than sign with a key the cameras were never given.
+    static func checkServiceKey(_ catalogue: any Catalogue, identity: ServiceIdentity, keyPath: String) throws {
+        let mine = identity.publicKey
+        // Read first: a started catalogue needs no write (the admin's commands open it alongside the server).
+        let held = try catalogue.readNow { try $0.serviceKey() } ?? catalogue.writeNow { tx in
+            if let first = try tx.serviceKey() { return first }
+            try tx.saveServiceKey(mine)
+            return mine
+        }
+        guard held == mine else { throw ServiceKeyMismatch(catalogueKey: held, serviceKey: mine, keyPath: keyPath) }
     }
 
     /// Writes a `refused` custody entry (its own transaction: the refused request changed nothing) and
@@ -55,5 +70,16 @@ public final class RecordsService: Sendable {
         } catch {
             return Refusal(.failure, "\(refusal.message) (and the custody log could not record the refusal: \(error))")
         }
+    }
+}
+
+/// This node's `service.key` is not the one its catalogue belongs to.
+public struct ServiceKeyMismatch: Error, CustomStringConvertible, Sendable {
+    public var catalogueKey: PublicKey
+    public var serviceKey: PublicKey
+    public var keyPath: String
+    public var description: String {
+        "this catalogue belongs to service key \(catalogueKey.fingerprint); \(keyPath) is \(serviceKey.fingerprint): "
+            + "give every ingest node the same service key"
     }
 }

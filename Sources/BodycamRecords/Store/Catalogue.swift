@@ -213,6 +213,18 @@ public protocol CatalogueTransaction {
     func appendCustody(seq: Int, line: [UInt8]) throws
     /// Lines from `seq` on, in order.
     func custodyLines(from seq: Int) throws -> [[UInt8]]
+
+    /// The service public key the catalogue was first opened with (nil: no service has opened it yet).
+    /// Every node sharing a catalogue must sign with it: receipts from any node must verify on every camera.
+    func serviceKey() throws -> PublicKey?
+    /// Records the service key once; a catalogue that holds one already refuses another.
+    func saveServiceKey(_ key: PublicKey) throws
+}
+
+/// One upload name claimed across every node sharing the catalogue (`Catalogue.tryLockUpload`).
+public protocol UploadLease: Sendable {
+    /// Gives the claim up. Never fails: a lease that cannot be released is dropped with what held it.
+    func release() async
 }
 
 /// Where the catalogue lives: SQLite through GRDB here; PostgreSQL for a fleet. Writes are serialized.
@@ -222,4 +234,7 @@ public protocol Catalogue: Sendable {
     /// The same, blocking: for the administrator's commands, which run outside any server.
     func readNow<T>(_ body: (any CatalogueTransaction) throws -> T) throws -> T
     func writeNow<T>(_ body: (any CatalogueTransaction) throws -> T) throws -> T
+    /// Claims an upload name (`device/folder/file`) against every other node sharing this catalogue, for one
+    /// chunk or finish; nil while another node holds it. Ingest's own busy set covers this process.
+    func tryLockUpload(_ key: String) async throws -> (any UploadLease)?
 }

@@ -79,6 +79,12 @@ public final class SQLiteCatalogue: Catalogue {
                 UPDATE recording SET pin_fingerprint = (SELECT p.key_fingerprint FROM device_pin p WHERE p.device_id = recording.device_id)
                 """)
         }
+        // The service key the catalogue belongs to (one row): a node with another key refuses to start.
+        m.registerMigration("v4-service-key") { db in
+            try db.execute(sql: """
+                CREATE TABLE service_key (id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1), public_key TEXT NOT NULL);
+                """)
+        }
         return m
     }
 
@@ -97,6 +103,14 @@ public final class SQLiteCatalogue: Catalogue {
     public func writeNow<T>(_ body: (any CatalogueTransaction) throws -> T) throws -> T {
         try pool.write { db in try body(SQLiteTransaction(db: db)) }
     }
+
+    /// One SQLite file has one service process writing uploads: Ingest's busy set already excludes.
+    public func tryLockUpload(_ key: String) async throws -> (any UploadLease)? { ProcessUploadLease() }
+}
+
+/// A lease with nothing to release: the catalogue is one process's.
+struct ProcessUploadLease: UploadLease {
+    func release() async {}
 }
 
 /// The catalogue's disk is full: the service answers 507 as for the blob store.
@@ -107,6 +121,8 @@ extension DatabaseError: StoreFailure {
 /// A row that does not read back as what was written: the catalogue file was damaged or edited.
 public struct CatalogueDamage: Error, CustomStringConvertible {
     public var description: String
+    /// Public for the other catalogues (PostgreSQL), which read rows back with the same checks.
+    public init(description: String) { self.description = description }
 }
 
 struct SQLiteTransaction: CatalogueTransaction {
@@ -353,5 +369,18 @@ struct SQLiteTransaction: CatalogueTransaction {
 
     func custodyLines(from seq: Int) throws -> [[UInt8]] {
         try Row.fetchAll(db, sql: "SELECT line FROM custody WHERE seq >= ? ORDER BY seq", arguments: [seq]).map { try blob($0, "line") }
+    }
+
+    // MARK: Service key
+
+    func serviceKey() throws -> PublicKey? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT public_key FROM service_key WHERE id = 1") else { return nil }
+        guard let key = PublicKey(hex: try text(row, "public_key")) else { throw CatalogueDamage(description: "catalogue: service key damaged") }
+        return key
+    }
+
+    func saveServiceKey(_ key: PublicKey) throws {
+        // A plain INSERT: a second key fails on the primary key rather than replacing the first.
+        try db.execute(sql: "INSERT INTO service_key (id, public_key) VALUES (1, ?)", arguments: [key.hex])
     }
 }
