@@ -24,7 +24,7 @@ struct RecordsCommand: AsyncParsableCommand {
         version: BodycamVersion.string,
         subcommands: [Serve.self, KeyCommand.self, Enrol.self, Revoke.self, DevicesCommand.self, OfficerCommand.self,
                       UserCommand.self, RecordingsCommand.self, CategoryCommand.self, HoldCommand.self, ReleaseCommand.self,
-                      RetentionCommand.self, ExportCommand.self, VerifyStoreCommand.self, CustodyCommand.self]
+                      RetentionCommand.self, ExportCommand.self, VerifyStoreCommand.self, CustodyCommand.self, BenchPut.self]
     )
 
     /// ArgumentParser's `main()`, with every usage error on one line (`CommandLineErrors`).
