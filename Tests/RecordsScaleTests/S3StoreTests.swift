@@ -263,6 +263,32 @@ struct S3StoreTests {
         #expect(xml.value("ObjectLockEnabled") == "Enabled")
     }
 
+    /// The entry point `--blobs s3://…` uses: URL and environment (keys, or only the shared credentials file).
+    @Test func theEntryPointOpensFromTheURLAndTheEnvironment() throws {
+        let url = "s3://\(Self.freshBucket("entry"))?endpoint=\(try Self.location(bucket: "x").endpoint)"
+        var env = Self.env
+        if let dir = env["BODYCAM_TEST_CEPH_DIR"] {
+            env["AWS_ACCESS_KEY_ID"] = nil
+            env["AWS_SECRET_ACCESS_KEY"] = nil
+            env["AWS_SHARED_CREDENTIALS_FILE"] = dir + "/credentials"
+        }
+        let any = try S3Store.openBlobStore(url: url, stagingRoot: Self.tempDir(), environment: env)
+        let store = try #require(any as? S3BlobStore)
+        defer { store.shutdown() }
+        let sha = try Self.stage(store, bytes: 3 << 20, seed: 12)
+        try any.commitPartial(Self.name, sha256: sha)
+        let reader = try any.openBlob(sha)
+        defer { reader.close() }
+        #expect(reader.size == 3 << 20)
+        let middle = try reader.read(exactly: 100, at: 1 << 20)
+        var expected = [UInt8](repeating: 0, count: 100)
+        for i in 0..<100 { let o = (1 << 20) + i; expected[i] = UInt8(truncatingIfNeeded: o &* 31 &+ 12 &+ o >> 13) }
+        #expect(middle == expected)
+        #expect(try reader.read(upTo: 10, at: 3 << 20).isEmpty)
+        #expect(throws: Error.self) { try S3Store.openBlobStore(url: url.replacingOccurrences(of: "s3://", with: "s3://AK:SK@"), stagingRoot: Self.tempDir(), environment: env) }
+        #expect(throws: Error.self) { try S3Store.openBlobStore(url: url, stagingRoot: Self.tempDir(), environment: ["AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"]) }
+    }
+
     @Test func wrongCredentialsAreAClearError() throws {
         var creds = try S3Credentials.load(environment: Self.env)
         creds.secretKey += "x"
