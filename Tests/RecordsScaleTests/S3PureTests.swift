@@ -138,6 +138,33 @@ import Testing
         #expect(S3Client.errorDetail(Array("<html>proxy\nerror</html>".utf8)).0 == "(not an S3 error document)")
     }
 
+    /// Random damage to real answers (bytes flipped, cut, duplicated): parsed or refused, never a trap.
+    @Test func survivesRandomDamage() {
+        let samples = [
+            "<?xml version=\"1.0\"?><ListMultipartUploadsResult><Upload><Key>blobs/ab</Key><UploadId>2~x</UploadId><Initiated>2026-11-29T01:02:03.000Z</Initiated></Upload><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>",
+            "<Error><Code>AccessDenied</Code><Message>a &amp; &#x41; <![CDATA[<b>]]></Message></Error>",
+        ].map { Array($0.utf8) }
+        var rng = SystemRandomNumberGenerator()
+        var parsed = 0
+        for i in 0..<20_000 {
+            var doc = samples[i % samples.count]
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let at = Int.random(in: 0..<doc.count, using: &rng)
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: doc[at] = UInt8.random(in: 0...255, using: &rng)
+                case 1: doc.removeSubrange(at...)
+                case 2: doc.insert(contentsOf: doc[at...].prefix(20), at: at)
+                default: doc[at] = Array("<>&;/![]\"'".utf8).randomElement(using: &rng)!
+                }
+                if doc.isEmpty { break }
+            }
+            if (try? S3XML.parse(doc)) != nil { parsed += 1 }
+            _ = S3Client.errorDetail(doc)
+            _ = try? S3Location.parse(String(decoding: doc, as: UTF8.self))
+        }
+        #expect(parsed < 20_000, "damage must be noticed at least sometimes")
+    }
+
     /// Hostile or broken documents: each is an error, none traps, none expands entities.
     @Test func refusesHostileInput() {
         let deep = String(repeating: "<a>", count: 100) + String(repeating: "</a>", count: 100)
