@@ -48,7 +48,9 @@ public final class S3BlobReader: BlobReader {
         guard position >= 0, position <= size - count else {
             throw IOError(operation: "s3 read past the end (\(position)+\(count) of \(size))", path: client.name(key), errno: EINVAL)
         }
-        let r = try client.send(.GET, key: key, headers: [("range", "bytes=\(position)-\(position + count - 1)")], maxResponse: count)
+        let r = try client.send(.GET, key: key, headers: [("range", "bytes=\(position)-\(position + count - 1)")],
+                                 // Room for an error document even when a few bytes are asked (a thumbnail's chunk header).
+                                 maxResponse: max(count, 64 << 10))
         guard r.body.count == count else {
             throw IOError(operation: "s3 ranged GET answered \(r.body.count) bytes, \(count) asked (HTTP \(r.status))", path: client.name(key), errno: EIO)
         }

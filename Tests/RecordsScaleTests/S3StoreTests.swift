@@ -172,9 +172,18 @@ struct S3StoreTests {
         let sha = try Self.stage(store, bytes: 3000, seed: 4)
         try store.commitPartial(Self.name, sha256: sha)
         #expect(throws: IOError.self) { try store.removeBlob(sha) }
+        let reader = try store.openBlob(sha)
+        #expect(try reader.read(exactly: 8, at: 0).count == 8)
         Thread.sleep(forTimeInterval: 6)
         try store.removeBlob(sha)
         #expect(!store.hasBlob(sha))
+        // A reader opened before the removal: the gateway's answer (NoSuchKey), not a size error.
+        do {
+            _ = try reader.read(upTo: 8, at: 0)
+            Issue.record("read a removed blob")
+        } catch {
+            #expect(error.errno == ENOENT, "\(error)")
+        }
         #expect(try S3ObjectLock(client: store.client).versions(S3BlobStore.key(sha)).isEmpty)
     }
 
