@@ -298,6 +298,42 @@ struct S3StoreTests {
         #expect(throws: Error.self) { try S3Store.openBlobStore(url: url, stagingRoot: Self.tempDir(), environment: ["AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"]) }
     }
 
+    /// The records service on S3: evidential extends every file's lock to the 7-year expiry, hold and release
+    /// set and lift the legal hold, through `changeRetentionNow` as the admin commands call it.
+    @Test func retentionChangesReachTheBucket() throws {
+        let data = Self.tempDir()
+        let store = try Self.store(bucket: Self.freshBucket("service"), staging: data)
+        defer { store.shutdown() }
+        let service = try RecordsService.open(dataDirectory: data, blobs: { store })
+        let now = Int64(Date().timeIntervalSince1970) * 1_000_000_000
+        let id = "DEV-000001-000001"
+        var shas: [String] = []
+        for (i, file) in ["\(id).manifest.json", "\(id).manifest.sig"].enumerated() {
+            let name = try #require(UploadName(device: "DEV-000001", folder: id, file: file))
+            let bytes = Array("file \(i) \(UUID())".utf8)
+            #expect(try store.appendPartial(name, at: 0, bytes) == .appended(size: bytes.count))
+            let sha = SigV4Signer.sha256Hex(bytes)
+            try store.commitPartial(name, sha256: sha)
+            shas.append(sha)
+            try service.catalogue.writeNow { try $0.insertFile(FileRecord(deviceID: "DEV-000001", folder: id, file: file, sha256: sha, bytes: bytes.count, receivedUTC: now)) }
+        }
+        try service.catalogue.writeNow {
+            try $0.insertRecording(RecordingRecord(recordingID: id, deviceID: "DEV-000001", officer: nil, trigger: "button", startUTC: now - 60_000_000_000,
+                                                   endUTC: now, markers: 0, frames: 1, bytes: 1, manifestSHA256: shas[0], receivedUTC: now, receipt: []))
+        }
+        let lock = S3ObjectLock(client: store.client)
+        let r = try service.changeRetentionNow(recordingID: id, .category(.evidential, caseReference: "OP-1"))
+        let until = RetentionCategory.evidential.expiresUTC(of: r)
+        for sha in shas {
+            let held = try #require(try lock.retention(S3BlobStore.key(sha)))
+            #expect(held == (until + 999_999_999) / 1_000_000_000, "locked to the evidential expiry")
+        }
+        _ = try service.changeRetentionNow(recordingID: id, .hold(reason: "complaint"))
+        #expect(try shas.allSatisfy { try lock.legalHold(S3BlobStore.key($0)) == true })
+        _ = try service.changeRetentionNow(recordingID: id, .release)
+        #expect(try shas.allSatisfy { try lock.legalHold(S3BlobStore.key($0)) == false })
+    }
+
     @Test func wrongCredentialsAreAClearError() throws {
         var creds = try S3Credentials.load(environment: Self.env)
         creds.secretKey += "x"
