@@ -207,10 +207,11 @@ final class FullAfter: BlobStore {
     func commitPartial(_ name: UploadName, sha256: String) throws(IOError) { throw IOError(operation: "rename", path: name.description, errno: ENOSPC) }
     func hasBlob(_ sha256: String) -> Bool { inner.hasBlob(sha256) }
     func readBlob(_ sha256: String, limit: Int) throws(IOError) -> [UInt8] { try inner.readBlob(sha256, limit: limit) }
-    func openBlob(_ sha256: String) throws(IOError) -> PosixFile { try inner.openBlob(sha256) }
+    func openBlob(_ sha256: String) throws(IOError) -> any BlobReader { try inner.openBlob(sha256) }
     func hashBlob(_ sha256: String) throws(IOError) -> (sha256: String, bytes: Int) { try inner.hashBlob(sha256) }
     func removeBlob(_ sha256: String) throws(IOError) { try inner.removeBlob(sha256) }
-    func localPath(_ sha256: String) -> String? { inner.localPath(sha256) }
+    func extendRetention(_ sha256: String, until utc: Int64) throws(IOError) { try inner.extendRetention(sha256, until: utc) }
+    func setLegalHold(_ sha256: String, on: Bool) throws(IOError) { try inner.setLegalHold(sha256, on: on) }
 }
 
 /// A device audit trail written the way the camera writes one: signed lines, hash-chained, and its head.

@@ -20,6 +20,9 @@ public enum CourtBundle {
         /// A regular file to copy (read without following a link, streamed, hashed while copied).
         case file(String)
         case bytes([UInt8])
+        /// A blob opened when it is copied (`name` for messages): a store without local files (S3) streams
+        /// it in pieces, hashed while copied like a file.
+        case reader(name: String, open: @Sendable () throws -> any BlobReader)
     }
 
     /// One recording as the service holds it.
@@ -110,6 +113,8 @@ public enum CourtBundle {
                     plan.append((CourtBundleLayout.segment(name), .bytes(b)))
                 case .file(let path):
                     plan.append((CourtBundleLayout.segment(name), .file(path, bytes: record.bytes, sha256: record.sha256)))
+                case .reader(let source, let open):
+                    plan.append((CourtBundleLayout.segment(name), .reader(source, open, bytes: record.bytes, sha256: record.sha256)))
                 }
             }
         }
@@ -206,6 +211,7 @@ public enum CourtBundle {
     enum Content {
         case bytes([UInt8])
         case file(String, bytes: Int, sha256: String)
+        case reader(String, @Sendable () throws -> any BlobReader, bytes: Int, sha256: String)
     }
 
     /// The `seq` of one custody line (without its newline) signed by `key`, which must be above `after`.
@@ -237,7 +243,46 @@ public enum CourtBundle {
         case .file(let source, let bytes, let sha256):
             try copy(source, to: path, expectedBytes: bytes, expectedSHA256: sha256)
             return CourtBundleIndex.File(path: name, bytes: bytes, sha256: sha256)
+        case .reader(let source, let open, let bytes, let sha256):
+            try copy(reader: open, named: source, to: path, expectedBytes: bytes, expectedSHA256: sha256)
+            return CourtBundleIndex.File(path: name, bytes: bytes, sha256: sha256)
         }
+    }
+
+    /// The same copy from a `BlobReader`, 1 MiB at a time: temporary name, fsync, rename only if the bytes
+    /// have the size and SHA-256 the manifest says.
+    private static func copy(reader open: @Sendable () throws -> any BlobReader, named source: String, to path: String,
+                             expectedBytes: Int, expectedSHA256: String) throws {
+        let reader = try open()
+        defer { reader.close() }
+        guard reader.size == expectedBytes else { throw EvidenceError("\(source): \(reader.size) bytes, its manifest says \(expectedBytes)") }
+        let tmp = path + ".tmp"
+        let out = try PosixFile.createNew(tmp, mode: 0o644)
+        var hasher = SHA256()
+        var offset = 0
+        do {
+            while offset < expectedBytes {
+                let piece = try reader.read(upTo: min(1 << 20, expectedBytes - offset), at: offset)
+                guard !piece.isEmpty else { throw EvidenceError("\(source): shorter than \(expectedBytes) bytes") }
+                hasher.update(data: piece)
+                var failure: IOError?
+                piece.withUnsafeBytes { b in
+                    do throws(IOError) { try out.write(b) } catch { failure = error }
+                }
+                if let failure { throw failure }
+                offset += piece.count
+            }
+            try out.sync()
+            guard Hex.encode(hasher.finalize()) == expectedSHA256 else {
+                throw EvidenceError("\(source): its SHA-256 is not the one its manifest says")
+            }
+        } catch {
+            out.close()
+            unlink(tmp)
+            throw error
+        }
+        out.close()
+        try PosixFile.renameDurably(from: tmp, to: path, directory: Verifier.parent(path))
     }
 
     /// Copies a regular file (no link followed) of exactly `expectedBytes`, streamed through a 1 MiB buffer:

@@ -150,19 +150,17 @@ struct PeopleRoutes: Sendable {
             headers[.contentDisposition] = "attachment; filename=\"\(segment.file)\""
             let size = segment.bytes
             let body = ResponseBody(contentLength: size) { writer in
-                let file = try blobs.openBlob(segment.sha256)
-                defer { file.close() }
+                // Opened and read on blocking threads (a file or ranged GETs from S3), one piece at a time.
+                let file = try await Blocking.run { () throws -> BlobHandle in BlobHandle(try blobs.openBlob(segment.sha256)) }
+                defer { file.reader.close() }
+                guard file.reader.size == size else { throw Refusal(.failure, "\(segment.file): \(file.reader.size) bytes held, its manifest says \(size)") }
                 var offset = 0
                 while offset < size {
-                    let count = min(1 << 20, size - offset)
-                    var buffer = ByteBuffer()
-                    buffer.reserveCapacity(count)
-                    let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { b in
-                        try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<count]), at: offset)
-                    }
-                    guard read > 0 else { throw Refusal(.failure, "\(segment.file): shorter than its manifest says") }
-                    try await writer.write(buffer)
-                    offset += read
+                    let at = offset
+                    let piece = try await Blocking.run { () throws -> [UInt8] in try file.reader.read(upTo: min(1 << 20, size - at), at: at) }
+                    guard !piece.isEmpty else { throw Refusal(.failure, "\(segment.file): shorter than its manifest says") }
+                    try await writer.write(ByteBuffer(bytes: piece))
+                    offset += piece.count
                 }
                 try await writer.finish(nil)
             }
@@ -215,4 +213,11 @@ struct PeopleRoutes: Sendable {
             return Reply.error(error)
         }
     }
+}
+
+/// A reader handed between the blocking threads that read it one piece at a time: only one of them uses it
+/// at once (each read is awaited before the next starts), which is what makes passing it along safe.
+final class BlobHandle: @unchecked Sendable {
+    let reader: any BlobReader
+    init(_ reader: any BlobReader) { self.reader = reader }
 }

@@ -65,10 +65,13 @@ extension RecordsService {
                 throw AdminError("\(r.recordingID): its manifest signature is not in the catalogue")
             }
             let segments = try manifest.segments.map { s -> CourtBundle.SegmentSource in
-                guard blobs.hasBlob(s.sha256), let path = blobs.localPath(s.sha256) else {
+                guard blobs.hasBlob(s.sha256) else {
                     throw AdminError("\(r.recordingID): segment \(s.file) is missing from the blob store (run verify-store)")
                 }
-                return .file(path)
+                // Opened when the bundle copies it, streamed in pieces and hashed on the way.
+                let sha = s.sha256
+                let store = blobs
+                return .reader(name: "blob \(sha) (\(s.file))", open: { try store.openBlob(sha) })
             }
             guard let pin = pins[r.recordingID] else { continue }
             recordings.append(CourtBundle.Recording(manifest: manifestBytes, signature: try blobs.readBlob(sig.sha256, limit: 4096),

@@ -61,14 +61,68 @@ extension RecordsService {
         try Self.validate(recordingID, change)
         let utc = clock()
         let custody = self.custody
-        return try await catalogue.write { tx in try Self.apply(tx, custody: custody, utc: utc, recordingID: recordingID, change, actor: actor) }
+        let blobs = self.blobs
+        let protect = try await catalogue.read { tx in try Self.blobChanges(tx, recordingID: recordingID, change) }
+        try await Blocking.run { try Self.applyToBlobs(blobs, protect.before) }
+        let r = try await catalogue.write { tx in try Self.apply(tx, custody: custody, utc: utc, recordingID: recordingID, change, actor: actor) }
+        try await Blocking.run { try Self.applyToBlobs(blobs, protect.after) }
+        return r
     }
 
     /// The same, blocking: the administrator's commands (actor `admin`).
     public func changeRetentionNow(recordingID: String, _ change: RetentionChange, actor: String = adminActor) throws -> RecordingRecord {
         try Self.validate(recordingID, change)
         let utc = clock()
-        return try catalogue.writeNow { tx in try Self.apply(tx, custody: custody, utc: utc, recordingID: recordingID, change, actor: actor) }
+        let protect = try catalogue.readNow { tx in try Self.blobChanges(tx, recordingID: recordingID, change) }
+        try Self.applyToBlobs(blobs, protect.before)
+        let r = try catalogue.writeNow { tx in try Self.apply(tx, custody: custody, utc: utc, recordingID: recordingID, change, actor: actor) }
+        try Self.applyToBlobs(blobs, protect.after)
+        return r
+    }
+
+    /// What a retention change asks of the blob store (write-once storage with its own lock, S3 Object Lock):
+    /// protective changes go `before` the catalogue commit (a longer lock for an evidential recording, legal
+    /// hold on), so the catalogue never promises more than the store holds; loosening goes `after` it (hold
+    /// off), so a failed commit never leaves evidence unprotected. A failure of either is thrown to the caller:
+    /// before, the change is not made; after, it is made and the caller is told the store still holds the blob.
+    /// Re-categorising to non-evidential asks nothing: a COMPLIANCE lock can never be shortened.
+    struct BlobChanges: Sendable {
+        enum Step: Sendable { case retain(sha256: String, until: Int64), hold(sha256: String, on: Bool) }
+        var before: [Step] = []
+        var after: [Step] = []
+    }
+
+    static func blobChanges(_ tx: any CatalogueTransaction, recordingID: String, _ change: RetentionChange) throws -> BlobChanges {
+        // An unknown or deleted recording: `apply` refuses it with the right message; nothing to do here.
+        guard var r = try tx.recording(recordingID), r.deletedUTC == nil else { return BlobChanges() }
+        let shas = Set(try tx.files(deviceID: r.deviceID, folder: r.recordingID).map(\.sha256)).sorted()
+        var c = BlobChanges()
+        switch change {
+        case .category(.evidential, _):
+            r.category = .evidential
+            let until = RetentionCategory.evidential.expiresUTC(of: r)
+            c.before = shas.map { .retain(sha256: $0, until: until) }
+        case .category(.nonEvidential, _):
+            break
+        case .hold:
+            c.before = shas.map { .hold(sha256: $0, on: true) }
+        case .release:
+            c.after = shas.map { .hold(sha256: $0, on: false) }
+        }
+        return c
+    }
+
+    static func applyToBlobs(_ blobs: any BlobStore, _ steps: [BlobChanges.Step]) throws {
+        for step in steps {
+            do {
+                switch step {
+                case .retain(let sha, let until): try blobs.extendRetention(sha, until: until)
+                case .hold(let sha, let on): try blobs.setLegalHold(sha, on: on)
+                }
+            } catch {
+                throw Refusal(.failure, "the blob store did not apply the retention change: \(error)")
+            }
+        }
     }
 
     private static func validate(_ recordingID: String, _ change: RetentionChange) throws {

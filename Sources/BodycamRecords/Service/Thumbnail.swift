@@ -14,19 +14,12 @@ extension RecordsService {
         guard let first = manifest.segments.first else { throw Refusal(.notFound, "\(r.recordingID) has no segments") }
         let file = try blobs.openBlob(first.sha256)
         defer { file.close() }
-        let size = try file.size()
+        let size = file.size
         func read(_ count: Int, at offset: Int) throws -> [UInt8] {
             guard count >= 0, offset >= 0, offset <= size - count else { throw Refusal(.failure, "\(first.file): shorter than its AVI header says") }
-            var out = [UInt8](repeating: 0, count: count)
-            var done = 0
-            while done < count {
-                let n = try out.withUnsafeMutableBytes { b in
-                    try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: b[done...]), at: offset + done)
-                }
-                guard n > 0 else { throw Refusal(.failure, "\(first.file): shorter than its AVI header says") }
-                done += n
+            do { return try file.read(exactly: count, at: offset) } catch {
+                throw Refusal(.failure, "\(first.file): shorter than its AVI header says (\(error))")
             }
-            return out
         }
         // The header (up to where 'movi' starts), then the frame chunks one by one to the first non-empty
         // one (an empty '00dc' is a dropped-frame placeholder).

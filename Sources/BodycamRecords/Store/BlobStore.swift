@@ -44,16 +44,23 @@ public protocol BlobStore: Sendable {
 
     func hasBlob(_ sha256: String) -> Bool
     func readBlob(_ sha256: String, limit: Int) throws(IOError) -> [UInt8]
-    /// Opens a blob for streaming it out.
-    func openBlob(_ sha256: String) throws(IOError) -> PosixFile
+    /// Opens a blob for streaming it out in pieces (a download, a thumbnail, a court bundle's copy): never
+    /// the whole blob in memory. The caller closes it.
+    func openBlob(_ sha256: String) throws(IOError) -> any BlobReader
     /// SHA-256 and size of a blob as held, hashed streamed (never the whole blob in memory).
     func hashBlob(_ sha256: String) throws(IOError) -> (sha256: String, bytes: Int)
     /// Removes a blob durably (the retention job, once the catalogue says no live file needs it). A blob
     /// already gone is not an error: a rerun after a crash removes what is left.
     func removeBlob(_ sha256: String) throws(IOError)
-    /// The blob's path on a local file system, for copying it out streamed (a court bundle); nil for a
-    /// store without one.
-    func localPath(_ sha256: String) -> String?
+
+    /// Keeps the blob at least until `utc` (nanoseconds): a store with write-once retention (S3 Object Lock in
+    /// COMPLIANCE mode) moves the blob's retain-until date to `utc` if that is later, never earlier. Called
+    /// when a recording becomes evidential, for each of its files, before the catalogue records the change:
+    /// a failure stops the change rather than leaving evidence that the store would let go too soon.
+    func extendRetention(_ sha256: String, until utc: Int64) throws(IOError)
+    /// Puts the blob on legal hold (`on`: it cannot be deleted whatever its retention date) or lifts it.
+    /// Set before the catalogue records a hold; lifted only after the catalogue records the release.
+    func setLegalHold(_ sha256: String, on: Bool) throws(IOError)
 }
 
 public enum AppendResult: Equatable, Sendable {

@@ -173,13 +173,14 @@ public final class FolderBlobStore: BlobStore {
         }
     }
 
-    public func openBlob(_ sha256: String) throws(IOError) -> PosixFile {
+    public func openBlob(_ sha256: String) throws(IOError) -> any BlobReader {
         guard Hex.isDigest(sha256) else { throw IOError(operation: "open (not a digest)", path: sha256, errno: EINVAL) }
-        return try PosixFile.openExisting(blobPath(sha256))
+        return try FileBlobReader(path: blobPath(sha256))
     }
 
     public func hashBlob(_ sha256: String) throws(IOError) -> (sha256: String, bytes: Int) {
-        let f = try openBlob(sha256)
+        guard Hex.isDigest(sha256) else { throw IOError(operation: "open (not a digest)", path: sha256, errno: EINVAL) }
+        let f = try PosixFile.openExisting(blobPath(sha256))
         defer { f.close() }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
@@ -203,5 +204,19 @@ public final class FolderBlobStore: BlobStore {
         guard retrying({ fsync(dir) }) == 0 else { throw IOError(operation: "fsync", path: blobPath(sha256), errno: errno) }
     }
 
+    /// The blob's path (tools and tests that work on the folder itself; the service streams with `openBlob`).
     public func localPath(_ sha256: String) -> String? { Hex.isDigest(sha256) ? blobPath(sha256) : nil }
+
+    /// Nothing to do: a folder has no write-once retention of its own. Its blobs are removed only by the
+    /// retention job, which reads the catalogue's category and hold, so the catalogue alone protects them.
+    public func extendRetention(_ sha256: String, until utc: Int64) throws(IOError) {}
+    /// Nothing to do, as for `extendRetention`: the catalogue's hold is what keeps the retention job away.
+    public func setLegalHold(_ sha256: String, on: Bool) throws(IOError) {}
+
+    /// Opens an unfinished upload for reading (a store that ships it elsewhere on commit reads it from here).
+    public func openPartial(_ name: UploadName) throws(IOError) -> PosixFile {
+        let dir = try uploadFolder(name, create: false)
+        defer { close(dir) }
+        return try PosixFile.openExisting(name.file, at: dir)
+    }
 }
