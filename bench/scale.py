@@ -19,6 +19,7 @@ scale = os.path.join(os.path.dirname(here), "Tests", "scale")
 results_path = os.path.join(here, "results-scale-quick.md" if quick else "results-scale.md")
 started = time.monotonic()
 work = tempfile.mkdtemp(prefix="bodycam-bench-scale-")
+os.chmod(work, 0o755)  # PostgreSQL runs as the postgres user when we are root: it must reach its folder
 pg_port, s3_port = 55532, 57580
 rounds = 2 if quick else 3
 files_n, file_mib = (4, 32) if quick else (8, 64)

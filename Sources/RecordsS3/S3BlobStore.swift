@@ -92,7 +92,8 @@ public final class S3BlobStore: BlobStore {
             guard SigV4Signer.sha256Hex(bytes) == sha256 else {
                 throw IOError(operation: "commit: the staged file no longer hashes to \(sha256)", path: name.description, errno: EBADMSG)
             }
-            _ = try client.send(.PUT, key: key, headers: lockHeaders(), body: bytes)
+            // A retried PUT whose first attempt did land would make a second version: HEAD before retrying.
+            _ = try client.send(.PUT, key: key, headers: lockHeaders(), body: bytes, doneAlready: { () throws(IOError) in try self.head(key) == size })
         } else {
             try S3Multipart(store: self, key: key, sha256: sha256, file: file, size: size, what: name.description).run()
         }

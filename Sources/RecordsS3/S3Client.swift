@@ -57,10 +57,11 @@ public final class S3Client: Sendable {
 
     /// Sends one request, retrying transient failures. Answers 2xx and any status in `accept`; any other
     /// status is thrown as an `IOError` carrying the S3 error code and message. `maxResponse` bounds the
-    /// body read into memory (a larger one is an error, never a growing buffer).
+    /// body read into memory (a larger one is an error, never a growing buffer). `doneAlready`, asked before
+    /// each retry, ends the retries with success when the first attempt turns out to have been carried out.
     public func send(_ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
                      body: [UInt8] = [], accept: Set<Int> = [], maxResponse: Int = 1 << 20,
-                     signedPayloadSHA256: String? = nil) throws(IOError) -> Response {
+                     signedPayloadSHA256: String? = nil, doneAlready: (() throws(IOError) -> Bool)? = nil) throws(IOError) -> Response {
         let path = "/" + S3Path.encode(location.bucket, encodeSlash: true) + (key.map { "/" + S3Path.encode($0, encodeSlash: false) } ?? "")
         let canonicalQuery = query.map { (S3Path.encode($0.0, encodeSlash: true), S3Path.encode($0.1, encodeSlash: true)) }
             .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
@@ -76,6 +77,9 @@ public final class S3Client: Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            // A request whose answer was lost (the gateway restarted after doing it) must not be done twice
+            // when a second time would leave a trace, e.g. a second version of a write-once blob.
+            if attempt > 1, let doneAlready, try doneAlready() { return Response(status: 200, headers: HTTPHeaders(), body: []) }
             var signed = extra
             signed.append(("host", location.hostHeader))
             signed += signer.sign(method: method.rawValue, path: path, query: query, headers: signed, payloadSHA256: payloadSHA256,

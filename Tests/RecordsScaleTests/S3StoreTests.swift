@@ -144,6 +144,28 @@ struct S3StoreTests {
         #expect(try S3ObjectLock(client: store.client).versions(S3BlobStore.key(sha)) == versions && versions.count == 1)
     }
 
+    /// The gateway does the PUT but its answer is lost (it restarted right after): the retry must find the
+    /// blob there instead of writing it again, or the bucket would hold the evidence twice (two versions).
+    @Test func aPutWhoseAnswerWasLostIsNotDoneTwice() throws {
+        let bucket = Self.freshBucket("lost")
+        let direct = try Self.store(bucket: bucket)
+        defer { direct.shutdown() }
+        var location = try Self.location(bucket: bucket)
+        let proxy = try LostAnswerProxy(targetPort: location.port, dropAnswerTo: "PUT /\(bucket)/blobs/")
+        defer { proxy.stop() }
+        location.host = "127.0.0.1"
+        location.port = proxy.port
+        let store = try S3BlobStore(location: location, credentials: try S3Credentials.load(environment: Self.env),
+                                    stagingRoot: Self.tempDir(), partSize: 5 << 20, retryWindowSeconds: 30,
+                                    clock: { Int64(Date().timeIntervalSince1970) })
+        defer { store.shutdown() }
+        let sha = try Self.stage(store, bytes: 100_000, seed: 9)
+        try store.commitPartial(Self.name, sha256: sha)
+        #expect(proxy.droppedOne, "the proxy never lost an answer: the test did not test anything")
+        #expect(try S3ObjectLock(client: direct.client).versions(S3BlobStore.key(sha)).count == 1)
+        #expect(try direct.hashBlob(sha).sha256 == sha)
+    }
+
     @Test func aLockedBlobCannotBeRemovedAndTheErrorNamesTheDate() throws {
         let store = try Self.store(bucket: Self.freshBucket("lock"))
         defer { store.shutdown() }

@@ -14,6 +14,7 @@ cameras=${SCALE_CAMERAS:-50}
 shift_length=${SCALE_SHIFT:-1h}
 work=${SCALE_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/bodycam-scale.XXXXXX")}
 mkdir -p "$work"
+chmod 755 "$work"   # PostgreSQL runs as the postgres user when we are root: it must reach its folder
 pg_port=${SCALE_PG_PORT:-55432}
 s3_port=${SCALE_S3_PORT:-57480}
 node_pids=()
@@ -118,6 +119,7 @@ PY
 # both copies docking at the same moment, one at each node. It must be catalogued once and stored once.
 log "twins: one recording sent through both nodes at once"
 twin=TWIN$(date +%H%M%S)
+mkdir -p "$work/twin"
 token=$("$records" enrol "$twin" --data "$work/node1" "${store[@]}" | tail -1)
 printf 'wait 3s\ndock\nwait 2s\nundock\nwait 3s\ndouble record\nwait 40s\nhold record 3s\nwait 2s\nquit\n' |
   "$bodycam" run --storage "$work/twin/a" --device-id "$twin" --size 320x240 --fps 10 --records "http://127.0.0.1:$port1" \
