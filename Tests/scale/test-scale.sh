@@ -3,9 +3,10 @@
 # Ceph with its S3 gateway on loopback, runs the PostgreSQL and S3 tests against them, then two ingest nodes
 # sharing them and a fleet of cameras docking through both; kills one node (SIGKILL) during the dock storm
 # and restarts the gateway during uploads; then checks the fleet's cross-check (every recording catalogued
-# once, verified, with its officer; nothing deleted from a camera without a receipt), the store
-# (verify-store: every blob re-hashed from the gateway) and the custody chain. Everything it started is
-# stopped at the end, also on failure.
+# once, verified, with its officer; nothing deleted from a camera without a receipt); sends one recording
+# through both nodes at once (two copies of a camera: catalogued once, one version of each blob); re-hashes
+# every blob from the gateway (verify-store); runs the retention job on both nodes at once (each deletion
+# logged once); and checks the custody chain. Everything it started is stopped at the end, also on failure.
 # Usage: test-scale.sh BODYCAM BODYCAM_RECORDS   (env: SCALE_CAMERAS, SCALE_SHIFT, SCALE_WORK, SKIP_UNIT=1)
 set -euo pipefail
 bodycam=$(realpath "$1") records=$(realpath "$2")
