@@ -25,7 +25,8 @@ public final class FleetRun: @unchecked Sendable {
         public var jobs: Int
         /// Docks are spread over this many seconds of wall time (0: all at once).
         public var dockWindow: Double
-        /// Docks per camera before it counts as failed (each at the next node).
+        /// Docks per camera before its recordings count as undelivered (each at the next node, after a pause
+        /// that doubles from 1 s to at most 30 s).
         public var dockAttempts: Int
         public var seed: UInt64
         public init(executable: String, work: String, plan: FleetPlan, records: [String], adminToken: String, caFile: String?,
@@ -241,7 +242,9 @@ public final class FleetRun: @unchecked Sendable {
                 p.receipts += receipts.count
             }
             if left == 0 { break }
-            sleep(1)
+            // As an officer leaves a camera on a dock that failed: it tries again, less often each time, so a
+            // node that is full or restarting is not hammered by every camera at once.
+            if attempt + 1 < config.dockAttempts { sleep(UInt32(min(30, 1 << min(attempt, 5)))) }
         }
         update { _, p in p.docked += 1 }
     }
