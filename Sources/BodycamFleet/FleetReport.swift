@@ -17,6 +17,9 @@ public struct FleetReport: Sendable {
     /// Dock-to-receipt latency of every recording, seconds, sorted.
     public var latencies: [Double]
     public var redocks: Int
+    /// Busy answers (503 from a node at its limit) the cameras waited out on the dock, and the seconds.
+    public var busyAnswers: Int
+    public var busySeconds: Int
     public var problems: [String: Int]
     public var check: FleetCheck
 
@@ -36,6 +39,8 @@ public struct FleetReport: Sendable {
         bytesDelivered = results.reduce(0) { sum, r in sum + r.receipts.keys.reduce(0) { $0 + (r.recordingBytes[$1] ?? 0) } }
         latencies = results.flatMap { r in r.firstDock.map { d in r.receipts.values.map { max(0, $0 - d) } } ?? [] }.sorted()
         redocks = results.reduce(0) { $0 + max(0, $1.dockAttempts.count - 1) }
+        busyAnswers = results.reduce(0) { $0 + $1.busyAnswers }
+        busySeconds = results.reduce(0) { $0 + $1.busySeconds }
         var p: [String: Int] = [:]
         for r in results { for line in r.problems { p[Self.kind(line), default: 0] += 1 } }
         problems = p
@@ -62,7 +67,7 @@ public struct FleetReport: Sendable {
         var lines = [
             "fleet: \(cameras) cameras, \(officers) officers, a \(shiftSeconds / 3600)h\(shiftSeconds % 3600 / 60)m shift, \(nodes.count) records node(s): \(nodes.joined(separator: ", "))",
             "shift: \(recordings) recordings, \(mb(bytesRecorded)) recorded, simulated in \(String(format: "%.1f", shiftWallSeconds)) s",
-            "dock storm: \(receipts) receipts, \(mb(bytesDelivered)) delivered in \(String(format: "%.1f", stormSeconds)) s (\(String(format: "%.1f", throughput / 1e6)) MB/s), \(redocks) re-dock(s)",
+            "dock storm: \(receipts) receipts, \(mb(bytesDelivered)) delivered in \(String(format: "%.1f", stormSeconds)) s (\(String(format: "%.1f", throughput / 1e6)) MB/s), \(redocks) re-dock(s), \(busyAnswers) busy answer(s) waited out (\(busySeconds) s)",
             "dock-to-receipt: p50 \(String(format: "%.2f", Self.quantile(latencies, 0.5))) s, p99 \(String(format: "%.2f", Self.quantile(latencies, 0.99))) s, max \(String(format: "%.2f", latencies.last ?? 0)) s",
         ]
         if problems.isEmpty { lines.append("refusals and errors: none") } else {
@@ -86,7 +91,7 @@ public struct FleetReport: Sendable {
             "recordings": recordings, "bytes_recorded": bytesRecorded, "shift_wall_s": shiftWallSeconds,
             "storm_s": stormSeconds, "receipts": receipts, "bytes_delivered": bytesDelivered, "ingest_bytes_per_s": throughput,
             "latency_s": ["p50": Self.quantile(latencies, 0.5), "p99": Self.quantile(latencies, 0.99), "max": latencies.last ?? 0],
-            "redocks": redocks, "problems": problems,
+            "redocks": redocks, "busy_answers": busyAnswers, "busy_wait_s": busySeconds, "problems": problems,
             "check": ["passed": c.passed, "expected": c.expected, "catalogued": c.catalogued, "missing": c.missing, "duplicated": c.duplicated,
                       "unexpected": c.unexpected, "wrong_manifest": c.wrongManifest, "wrong_officer": c.wrongOfficer,
                       "left_on_camera": c.leftOnCamera, "deleted_without_receipt": c.deletedWithoutReceipt, "unreadable_trails": c.unreadableTrails],

@@ -6,7 +6,7 @@ import Synchronization
 /// A fleet through one shift, against the records nodes given: provision officers and enrolment tokens,
 /// run every camera's shift (each checked out to its officer at a dock first), then the dock storm: every
 /// camera docks within `dockWindow` seconds, spread over the nodes; a camera whose node fails or refuses
-/// docks again at the next node. Then the cross-check. Each camera is a `bodycam run` process: the real
+/// docks again (twice at a node, then the next). Then the cross-check. Each camera is a `bodycam run` process: the real
 /// firmware, frame path and dock client, not a shortcut.
 public final class FleetRun: @unchecked Sendable {
     public struct Config: Sendable {
@@ -25,7 +25,7 @@ public final class FleetRun: @unchecked Sendable {
         public var jobs: Int
         /// Docks are spread over this many seconds of wall time (0: all at once).
         public var dockWindow: Double
-        /// Docks per camera before its recordings count as undelivered (each at the next node, after a pause
+        /// Docks per camera before its recordings count as undelivered (two at a node, then the next; after a pause
         /// that doubles from 1 s to at most 30 s).
         public var dockAttempts: Int
         public var seed: UInt64
@@ -54,6 +54,9 @@ public final class FleetRun: @unchecked Sendable {
         public var firstDock: Double?
         public var receipts: [String: Double] = [:]
         public var dockAttempts: [String] = []
+        /// Busy answers (503) the camera waited out on its docks, and the seconds it waited.
+        public var busyAnswers = 0
+        public var busySeconds = 0
         public var lastDockEnded: Double?
         /// Recordings still on the camera after its last dock (its final `status`).
         public var localRecordingsLeft: Int?
@@ -110,7 +113,9 @@ public final class FleetRun: @unchecked Sendable {
 
     private let tokens = Mutex<[String: String]>([:])
 
-    private func node(_ camera: Int, attempt: Int) -> String { config.records[(camera + attempt) % config.records.count] }
+    /// Two docks at a node before the next: an upload under way is staged at the node that took it, so a
+    /// camera that goes back there resumes it where moving would start the file again.
+    private func node(_ camera: Int, attempt: Int) -> String { config.records[(camera + attempt / 2) % config.records.count] }
 
     private func folder(_ deviceID: String) -> String { config.work + "/cameras/" + deviceID }
 
@@ -191,7 +196,7 @@ public final class FleetRun: @unchecked Sendable {
     }
 
     /// The dock storm: every camera docks once within the window (seeded offsets), each at its node; one
-    /// that still holds recordings afterwards docks again at the next node, up to `dockAttempts` times.
+    /// that still holds recordings afterwards docks again (twice at a node, then at the next), up to `dockAttempts` times.
     public func runDockStorm() {
         update { _, p in p.phase = .dockStorm }
         var rng = SplitMix64(seed: config.seed ^ 0xD0C4)
@@ -231,11 +236,15 @@ public final class FleetRun: @unchecked Sendable {
             var receipts: [String: Double] = [:]
             for e in outcome.all("offload", "action", "recording-offloaded") { if let id = e.string("recording") { receipts[id] = e.arrived } }
             let left = outcome.status?.int("local_recordings")
+            let ends = outcome.all("offload", "action", "complete") + outcome.all("offload", "action", "failed")
+            let busy = (ends.reduce(0) { $0 + ($1.int("busy_answers") ?? 0) }, ends.reduce(0) { $0 + ($1.int("busy_wait_s") ?? 0) })
             let problems = Self.problems(outcome, phase: "dock \(attempt + 1) at \(url)")
             update { r, p in
                 if r[i].firstDock == nil { r[i].firstDock = docked }
                 for (id, t) in receipts where r[i].receipts[id] == nil { r[i].receipts[id] = t }
                 r[i].dockAttempts.append(url)
+                r[i].busyAnswers += busy.0
+                r[i].busySeconds += busy.1
                 r[i].lastDockEnded = outcome.ended
                 r[i].localRecordingsLeft = left
                 r[i].problems += problems

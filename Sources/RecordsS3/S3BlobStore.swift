@@ -93,7 +93,9 @@ public final class S3BlobStore: BlobStore {
                 throw IOError(operation: "commit: the staged file no longer hashes to \(sha256)", path: name.description, errno: EBADMSG)
             }
             // A retried PUT whose first attempt did land would make a second version: HEAD before retrying.
-            _ = try client.send(.PUT, key: key, headers: lockHeaders(), body: bytes, doneAlready: { () throws(IOError) in try self.head(key) == size })
+            // The bytes were just hashed: signed with that digest rather than hashed a second time.
+            _ = try client.send(.PUT, key: key, headers: lockHeaders(), body: bytes, signedPayloadSHA256: sha256,
+                                doneAlready: { () throws(IOError) in try self.head(key) == size })
         } else {
             try S3Multipart(store: self, key: key, sha256: sha256, file: file, size: size, what: name.description).run()
         }

@@ -66,7 +66,8 @@ public final class S3Client: Sendable {
         let canonicalQuery = query.map { (S3Path.encode($0.0, encodeSlash: true), S3Path.encode($0.1, encodeSlash: true)) }
             .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         let url = location.endpoint + path + (canonicalQuery.isEmpty ? "" : "?" + canonicalQuery)
-        // `signedPayloadSHA256` only lets the tests sign a hash other than the body's, to see the gateway refuse it.
+        // `signedPayloadSHA256`: the body's digest when the caller has just computed it (the gateway checks it
+        // against the bytes all the same); the tests also sign another one, to see the gateway refuse it.
         let payloadSHA256 = signedPayloadSHA256 ?? SigV4Signer.sha256Hex(body)
         var extra = headers
         if !body.isEmpty {

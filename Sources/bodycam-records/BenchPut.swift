@@ -41,6 +41,8 @@ struct BenchPut: ParsableCommand {
                 offset = size
             }
             let hashed = administer { try blobs.hashPartial(name) }
+            // A blob the store holds already would be a HEAD, not an upload: the figure would be meaningless.
+            guard !blobs.hasBlob(hashed.sha256) else { fail("\(path): the store holds these bytes already; bench with new ones") }
             staged.append((name, hashed.sha256, hashed.bytes))
         }
         let jobs = staged

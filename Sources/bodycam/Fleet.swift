@@ -31,7 +31,7 @@ struct Fleet: ParsableCommand {
     @Option(name: [.short, .long], help: "Each camera's frame size (small, so one machine runs hundreds).") var size = SizeOption(argument: "160x120")!
     @Option(name: [.short, .long], help: "Each camera's frames per second.") var fps = 5
     @Option(help: "Seconds of wall time the docks are spread over (0: all at once).") var dockWindow = 30.0
-    @Option(help: "Docks per camera, each at the next node after a pause doubling from 1 s to 30 s, before its recordings count as undelivered.") var dockAttempts = 10
+    @Option(help: "Docks per camera, two at each node in turn, after a pause doubling from 1 s to 30 s, before its recordings count as undelivered.") var dockAttempts = 10
     @Option(help: "Shifts simulated at once (default: the cores available).") var jobs: Int?
     @Option(help: "Seed of the incidents (the same seed, the same shifts).") var seed: UInt64 = 1
     @Option(help: "Names this run's cameras F<tag>-0001... (default: random; a device id's key is pinned for good).") var tag: String?

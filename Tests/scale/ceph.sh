@@ -6,6 +6,8 @@
 #                                 (AWS INI) and DIR/env (export lines for the tests)
 #   ceph.sh stop DIR              stops rgw, osd, mgr, mon in that order (idempotent, also after a failed start)
 #   ceph.sh restart-gateway DIR   stops and starts radosgw, waits until it answers
+# The OSD is a sparse file of CEPH_OSD_GB GiB (10 by default). A full OSD does not refuse writes: the
+# gateway holds them until space is freed, so size it for everything a run writes (make bench-scale: 40).
 set -euo pipefail
 
 usage() { echo "usage: $0 start DIR PORT | stop DIR | restart-gateway DIR" >&2; exit 2; }
@@ -142,7 +144,7 @@ osd data = $DIR/osd/0
 keyring = \$osd_data/keyring
 bluestore block path = $DIR/osd/0.block
 bluestore block create = true
-bluestore block size = 10737418240
+bluestore block size = $(( ${CEPH_OSD_GB:-10} << 30 ))
 
 [client.admin]
 keyring = $DIR/admin.keyring

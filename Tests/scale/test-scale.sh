@@ -91,6 +91,22 @@ printf 'wait 3s\ndock\nwait 2s\nundock\nwait 3s\ndouble record\nwait 40s\nhold r
   "$bodycam" run --storage "$work/twin/a" --device-id "$twin" --size 320x240 --fps 10 --records "http://127.0.0.1:$port1" \
     --enrol-token "$token" --utc-start 2026-06-01T08:00:00Z > "$work/twin/record.log"
 cp -a "$work/twin/a" "$work/twin/b"
+# One version of every blob, seen through boto3 (the bucket is versioned, as Object Lock needs): nothing was
+# stored twice. $1 is the log's lead.
+one_version_per_blob() {
+  python3 - "$s3_port" "$1" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1")
+versions = {}
+for page in s3.get_paginator("list_object_versions").paginate(Bucket="bodycam-evidence", Prefix="blobs/"):
+    for v in page.get("Versions", []):
+        versions[v["Key"]] = versions.get(v["Key"], 0) + 1
+twice = {k: n for k, n in versions.items() if n > 1}
+assert not twice, f"blobs stored more than once: {twice}"
+print(f"[test-scale] {sys.argv[2]}: {len(versions)} blobs in the bucket, each stored once", file=sys.stderr)
+PY
+}
+
 twin_dock() {  # COPY PORT ATTEMPT
   printf 'dock\nwait 10m\nstatus\nquit\n' | "$bodycam" run --storage "$work/twin/$1" --device-id "$twin" --size 320x240 --fps 10 \
     --records "http://127.0.0.1:$2" --utc-start "2026-06-01T1$3:00:00Z" --offload-rate 10000000000 > "$work/twin/$1-dock$3.log" 2>&1
@@ -102,24 +118,14 @@ wait $ta; wait $tb
 for c in a b; do
   grep -q '"local_recordings":0' "$work/twin/$c-dock1.log" || twin_dock "$c" "$port1" 2
 done
-python3 - "$work/twin" "$twin" "$s3_port" <<'PY'
-import glob, json, os, sys
-folder, device, port = sys.argv[1], sys.argv[2], sys.argv[3]
+python3 - "$work/twin" <<'PY'
+import glob, json, sys
 for c in "ab":
-    logs = sorted(glob.glob(f"{folder}/{c}-dock*.log"))
+    logs = sorted(glob.glob(f"{sys.argv[1]}/{c}-dock*.log"))
     status = [json.loads(l) for l in open(logs[-1]) if '"event":"status"' in l][-1]
     assert status["local_recordings"] == 0, f"twin {c} still holds its recording: {status}"
-# One version of every blob: nothing was stored twice (the bucket is versioned, Object Lock needs it).
-import boto3
-s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
-versions = {}
-for page in s3.get_paginator("list_object_versions").paginate(Bucket="bodycam-evidence", Prefix="blobs/"):
-    for v in page.get("Versions", []):
-        versions[v["Key"]] = versions.get(v["Key"], 0) + 1
-twice = {k: n for k, n in versions.items() if n > 1}
-assert not twice, f"blobs stored more than once: {twice}"
-print(f"[test-scale] twins: both copies hold nothing; {len(versions)} blobs in the bucket, each stored once", file=sys.stderr)
 PY
+one_version_per_blob "twins: both copies hold nothing"
 rows=$("$records" recordings --device "$twin" --json --data "$work/node1" "${store[@]}" | grep -c '"recording_id"')
 [ "$rows" -eq 1 ] || { log "twins: $rows catalogue rows for one recording"; exit 1; }
 
@@ -185,17 +191,7 @@ PY
 [ $status -eq 0 ] || { log "bodycam fleet exited with $status"; exit 1; }
 
 # The gateway was restarted during uploads: still one version of every blob (a retried PUT must not store twice).
-python3 - "$s3_port" <<'PY'
-import sys, boto3
-s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1")
-versions = {}
-for page in s3.get_paginator("list_object_versions").paginate(Bucket="bodycam-evidence", Prefix="blobs/"):
-    for v in page.get("Versions", []):
-        versions[v["Key"]] = versions.get(v["Key"], 0) + 1
-twice = {k: n for k, n in versions.items() if n > 1}
-assert not twice, f"blobs stored more than once: {twice}"
-print(f"[test-scale] after the storm: {len(versions)} blobs in the bucket, each stored once", file=sys.stderr)
-PY
+one_version_per_blob "after the storm"
 
 log "verify-store: every live blob re-hashed from the gateway, every manifest and receipt checked"
 "$records" verify-store --data "$work/node1" "${store[@]}" > "$work/verify-store.txt" || { tail -20 "$work/verify-store.txt" >&2; exit 1; }

@@ -37,8 +37,15 @@ public final class HTTPClient {
     /// When the exchange under way must be over (monotonic milliseconds): each wait is also cut at it, so
     /// a peer that dribbles a byte at a time (slowloris, endless trailers) cannot hold the link for long.
     private var deadline: Int64 = .max
+    /// Longest silence of one wait (milliseconds): the timeout, or while an answer is awaited, the timeout
+    /// plus the service's allowance for the bytes it works through first.
+    private var quietLimit: Int64 = 15_000
     /// Slowest sending rate allowed for a request body (bytes per millisecond: 16 KB/s).
     static let minimumSendRate = 16
+    /// Slowest rate at which a busy service is allowed to take in bytes before it answers (bytes per
+    /// millisecond: 1 MB/s): a stored chunk is hashed and written, a finished file hashed and stored whole,
+    /// so the wait for an answer grows with them rather than cutting off a service that is working.
+    static let minimumAnswerRate = 1000
 
     static func monotonicMilliseconds() -> Int64 {
         var ts = timespec()
@@ -51,6 +58,7 @@ public final class HTTPClient {
         self.port = port
         self.tls = tls
         self.timeoutSeconds = timeoutSeconds
+        quietLimit = Int64(timeoutSeconds) * 1000
     }
 
     deinit {
@@ -93,21 +101,26 @@ public final class HTTPClient {
     /// Sends one request. A kept-alive connection the service closed meanwhile (its idle timeout) fails
     /// before a byte of the answer; then the request goes once more on a new connection, with headers
     /// made anew (a signed request needs a fresh number).
-    public func send(method: String, target: String, headers: () -> [(String, String)], body: UnsafeRawBufferPointer) throws(Failure) -> Response {
+    /// `processedBytes`: what the service works through before it answers, beyond the body (a finished
+    /// file's size); the wait for the answer grows by it at `minimumAnswerRate`.
+    public func send(method: String, target: String, headers: () -> [(String, String)], body: UnsafeRawBufferPointer,
+                     processedBytes: Int = 0) throws(Failure) -> Response {
         let reused = fd >= 0
         do throws(Failure) {
-            return try attempt(method: method, target: target, headers: headers(), body: body)
+            return try attempt(method: method, target: target, headers: headers(), body: body, processedBytes: processedBytes)
         } catch {
             guard reused, !answerStarted else { throw error }
-            return try attempt(method: method, target: target, headers: headers(), body: body)
+            return try attempt(method: method, target: target, headers: headers(), body: body, processedBytes: processedBytes)
         }
     }
 
     /// Whether any byte of the current answer came: after that, a failure is not a stale connection.
     private var answerStarted = false
 
-    private func attempt(method: String, target: String, headers: [(String, String)], body: UnsafeRawBufferPointer) throws(Failure) -> Response {
+    private func attempt(method: String, target: String, headers: [(String, String)], body: UnsafeRawBufferPointer,
+                         processedBytes: Int) throws(Failure) -> Response {
         answerStarted = false
+        quietLimit = Int64(timeoutSeconds) * 1000
         do throws(Failure) {
             deadline = Self.monotonicMilliseconds() + Int64(timeoutSeconds) * 1000 + Int64(body.count / Self.minimumSendRate)
             if fd < 0 { try connect() }
@@ -117,8 +130,10 @@ public final class HTTPClient {
             let headBytes = Array(head.utf8)
             try headBytes.withUnsafeBufferPointer { (h) throws(Failure) in try write(UnsafeRawBufferPointer(h)) }
             try write(body)
-            // The whole answer (small JSON) within the timeout, however it is dribbled.
-            deadline = Self.monotonicMilliseconds() + Int64(timeoutSeconds) * 1000
+            // The whole answer (small JSON) within the timeout, however it is dribbled, plus the time the
+            // service may take over the bytes it must hash and store first.
+            quietLimit = Int64(timeoutSeconds) * 1000 + Int64(body.count + max(0, processedBytes)) / Int64(Self.minimumAnswerRate)
+            deadline = Self.monotonicMilliseconds() + quietLimit
             return try readResponse(headOnly: method == "HEAD")
         } catch {
             disconnect()
@@ -208,7 +223,7 @@ public final class HTTPClient {
     private func wait(_ s: Int32, events: Int16) -> Bool {
         var p = pollfd(fd: s, events: events, revents: 0)
         while true {
-            let left = min(Int64(timeoutSeconds) * 1000, deadline - Self.monotonicMilliseconds())
+            let left = min(quietLimit, deadline - Self.monotonicMilliseconds())
             guard left > 0 else { return false }
             let r = poll(&p, 1, Int32(clamping: left))
             if r > 0 { return true }

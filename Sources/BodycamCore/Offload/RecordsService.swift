@@ -1,5 +1,8 @@
 import BodycamEvidence
 import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Central records as a network service (`bodycam-records`, `--records https://HOST:PORT`): the camera's
 /// side of the protocol in docs/RECORDS.md. Over TLS, the service's certificate must chain to `caFile`
@@ -60,9 +63,19 @@ public final class RecordsService: RecordsTarget {
         }
     }
 
-    /// One signed request. A stale sequence number (the service saw a higher one) is corrected once.
-    private func request(_ method: String, _ target: String, body: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws(RecordsError) -> Answer {
-        for attempt in 0..<2 {
+    /// Busy answers (503: the node is at its limit of uploads at once) waited out during this dock, and
+    /// the seconds waited: reported with the offload's outcome.
+    public private(set) var busy = (answers: 0, seconds: 0)
+    /// The most a dock waits out busy answers in all before the offload stops (recordings stay on the camera).
+    static let maxBusySeconds = 600
+
+    /// One signed request. A stale sequence number (the service saw a higher one) is corrected once; a
+    /// busy node's answer is waited out for the `retry_after` it asks (1 to 60 s) and the request sent again,
+    /// up to `maxBusySeconds` a dock. `processedBytes`: what the service hashes and stores before it answers.
+    private func request(_ method: String, _ target: String, body: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                         processedBytes: Int = 0) throws(RecordsError) -> Answer {
+        var renumbered = false
+        while true {
             guard seq < Self.maxSeq else { throw RecordsError("records service \(location): request numbers used up (\(seq))") }
             let r: HTTPClient.Response
             // Signed per attempt: a resend on a new connection carries a new number.
@@ -70,20 +83,27 @@ public final class RecordsService: RecordsTarget {
                 seq += 1
                 return [("Authorization", RequestSignature.sign(identity, method: method, target: target, seq: seq, body: body).header)]
             }
-            do { r = try client.send(method: method, target: target, headers: headers, body: body) } catch {
+            do { r = try client.send(method: method, target: target, headers: headers, body: body, processedBytes: processedBytes) } catch {
                 throw RecordsError("records service \(location): \(error.message)")
             }
             let answer = Answer(status: r.status, body: r.body)
-            if r.status == 409, attempt == 0, let last = RecordsWire.decode(RecordsWire.ErrorBody.self, r.body)?.last_seq {
+            let error = RecordsWire.decode(RecordsWire.ErrorBody.self, r.body)
+            if r.status == 409, !renumbered, let last = error?.last_seq {
                 guard last < Self.maxSeq else {
                     throw RecordsError("records service \(location): asks for request numbers above \(last): refused")
                 }
                 seq = max(seq, last)
+                renumbered = true
+                continue
+            }
+            if r.status == 503, let after = error?.retry_after, busy.seconds < Self.maxBusySeconds {
+                let pause = Int(min(60, max(1, after)))
+                busy = (busy.answers + 1, busy.seconds + pause)
+                sleep(UInt32(pause))
                 continue
             }
             return answer
         }
-        throw RecordsError("records service \(location): request numbering not accepted")
     }
 
     private func request(_ method: String, _ target: String, json: [UInt8]) throws(RecordsError) -> Answer {
@@ -222,7 +242,7 @@ public final class RecordsService: RecordsTarget {
         }
 
         func finish(sha256: String) throws(RecordsError) -> Bool {
-            let a = try service.request("POST", path + "?sha256=" + sha256)
+            let a = try service.request("POST", path + "?sha256=" + sha256, processedBytes: offset)
             if a.status == 422 { return false }
             guard a.status == 200 else { throw service.failure(a, name) }
             if let r = RecordsWire.decode(RecordsWire.StatementResponse.self, a.body) {

@@ -429,14 +429,20 @@ public final class DeviceRuntime {
                                   ("message", .string("not offloaded, kept on the camera: \(s.reason)"))])
             camera.record("offload-skipped", [("file", .string(s.name)), ("reason", .string(s.reason))])
         case .failed(let message):
-            camera.emit("offload", [("action", .string("failed")), ("message", .string(message))])
+            camera.emit("offload", [("action", .string("failed")), ("message", .string(message))] + busyFields(o.target))
             apply(.offloadFailed(message))
         case .complete:
             camera.emit("offload", [("action", .string("complete")), ("recordings", .int(Int64(p.recordingsDone))),
-                                    ("bytes", .int(Int64(p.bytesDone)))])
+                                    ("bytes", .int(Int64(p.bytesDone)))] + busyFields(o.target))
             camera.record("offload-complete", [("recordings", .int(Int64(p.recordingsDone)))])
             apply(.storage(freeBytes: storageFree))
         }
+    }
+
+    /// A records service's busy answers waited out during the offload (read once it is over).
+    private func busyFields(_ target: RecordsTarget) -> [(String, JSON)] {
+        guard let service = target as? RecordsService else { return [] }
+        return [("busy_answers", .int(Int64(service.busy.answers))), ("busy_wait_s", .int(Int64(service.busy.seconds)))]
     }
 
     private func restartCapture() {

@@ -112,7 +112,7 @@ public enum CourtBundle {
                     }
                     plan.append((CourtBundleLayout.segment(name), .bytes(b)))
                 case .file(let path):
-                    plan.append((CourtBundleLayout.segment(name), .file(path, bytes: record.bytes, sha256: record.sha256)))
+                    plan.append((CourtBundleLayout.segment(name), .reader(path, { try FileBlobReader(path: path) }, bytes: record.bytes, sha256: record.sha256)))
                 case .reader(let source, let open):
                     plan.append((CourtBundleLayout.segment(name), .reader(source, open, bytes: record.bytes, sha256: record.sha256)))
                 }
@@ -207,10 +207,9 @@ public enum CourtBundle {
         }
     }
 
-    /// A file's contents: bytes at hand, or a file to copy that must have this size and SHA-256.
+    /// A file's contents: bytes at hand, or a blob to copy that must have this size and SHA-256.
     enum Content {
         case bytes([UInt8])
-        case file(String, bytes: Int, sha256: String)
         case reader(String, @Sendable () throws -> any BlobReader, bytes: Int, sha256: String)
     }
 
@@ -240,17 +239,15 @@ public enum CourtBundle {
         case .bytes(let b):
             try FileBytes.writeDurably(path, b)
             return CourtBundleIndex.File(path: name, bytes: b.count, sha256: Hex.sha256(b))
-        case .file(let source, let bytes, let sha256):
-            try copy(source, to: path, expectedBytes: bytes, expectedSHA256: sha256)
-            return CourtBundleIndex.File(path: name, bytes: bytes, sha256: sha256)
         case .reader(let source, let open, let bytes, let sha256):
             try copy(reader: open, named: source, to: path, expectedBytes: bytes, expectedSHA256: sha256)
             return CourtBundleIndex.File(path: name, bytes: bytes, sha256: sha256)
         }
     }
 
-    /// The same copy from a `BlobReader`, 1 MiB at a time: temporary name, fsync, rename only if the bytes
-    /// have the size and SHA-256 the manifest says.
+    /// Copies a blob (a local file is a `FileBlobReader`: regular, no link followed) 1 MiB at a time, hashed
+    /// while copied: temporary name, fsync, then a durable rename only if the bytes have the size and SHA-256
+    /// the manifest says.
     private static func copy(reader open: @Sendable () throws -> any BlobReader, named source: String, to path: String,
                              expectedBytes: Int, expectedSHA256: String) throws {
         let reader = try open()
@@ -271,41 +268,6 @@ public enum CourtBundle {
                 }
                 if let failure { throw failure }
                 offset += piece.count
-            }
-            try out.sync()
-            guard Hex.encode(hasher.finalize()) == expectedSHA256 else {
-                throw EvidenceError("\(source): its SHA-256 is not the one its manifest says")
-            }
-        } catch {
-            out.close()
-            unlink(tmp)
-            throw error
-        }
-        out.close()
-        try PosixFile.renameDurably(from: tmp, to: path, directory: Verifier.parent(path))
-    }
-
-    /// Copies a regular file (no link followed) of exactly `expectedBytes`, streamed through a 1 MiB buffer:
-    /// temporary name, fsync, rename, fsync of the folder; renamed into place only if it has `expectedSHA256`.
-    private static func copy(_ source: String, to path: String, expectedBytes: Int, expectedSHA256: String) throws {
-        let (fd, size) = try FileBytes.openRegular(source)
-        defer { close(fd) }
-        guard size == Int64(expectedBytes) else { throw EvidenceError("\(source): \(size) bytes, its manifest says \(expectedBytes)") }
-        let tmp = path + ".tmp"
-        let out = try PosixFile.createNew(tmp, mode: 0o644)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        let input = PosixFile(fd: fd, path: source)
-        var hasher = SHA256()
-        var offset = 0
-        do {
-            while offset < expectedBytes {
-                let n = try input.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, expectedBytes - offset)]), at: offset)
-                guard n > 0 else { throw EvidenceError("\(source): shorter than \(expectedBytes) bytes") }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                hasher.update(bufferPointer: chunk)
-                try out.write(chunk)
-                offset += n
             }
             try out.sync()
             guard Hex.encode(hasher.finalize()) == expectedSHA256 else {

@@ -56,7 +56,12 @@ public enum RecordsWire {
     public struct ErrorBody: Codable, Equatable, Sendable {
         public var error: String
         public var last_seq: UInt64?
-        public init(error: String, lastSeq: UInt64? = nil) { (self.error, self.last_seq) = (error, lastSeq) }
+        /// With 503 (a node at its limit of uploads at once): seconds to wait before sending again, as the
+        /// `Retry-After` header also says.
+        public var retry_after: UInt32?
+        public init(error: String, lastSeq: UInt64? = nil, retryAfter: UInt32? = nil) {
+            (self.error, self.last_seq, self.retry_after) = (error, lastSeq, retryAfter)
+        }
     }
 
     /// POST /v1/enrol: the one-time token an administrator issued for this device id, and device.json.

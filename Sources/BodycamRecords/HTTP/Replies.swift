@@ -14,7 +14,9 @@ enum Reply {
     }
 
     static func refusal(_ r: Refusal) -> Response {
-        json(RecordsWire.ErrorBody(error: r.message, lastSeq: r.lastSeq), status: status(r.kind))
+        var response = json(RecordsWire.ErrorBody(error: r.message, lastSeq: r.lastSeq, retryAfter: r.retryAfter), status: status(r.kind))
+        if let after = r.retryAfter { response.headers[.retryAfter] = String(after) }
+        return response
     }
 
     /// Any error from a handler: refusals as they are, out of space as 507, anything else 500.
@@ -33,6 +35,7 @@ enum Reply {
         case .integrity: return .unprocessableContent
         case .full: return HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         case .failure: return .internalServerError
+        case .busy: return .serviceUnavailable
         }
     }
 }

@@ -17,6 +17,9 @@ public final class Ingest: Sendable {
     /// Names with a chunk or finish in progress: a second request on the same name waits for nothing and
     /// is refused (409), so two writers never race on one upload. Held only for bookkeeping, never across I/O.
     private let busy = Mutex<Set<UploadName>>([])
+    /// Chunks and finishes worked on at once: the rest are told to come back (503), so every answer comes
+    /// while the camera still waits for it, however many dock at once.
+    let gate = UploadGate()
 
     init(catalogue: any Catalogue, blobs: any BlobStore, custody: Custody, identity: ServiceIdentity, clock: @escaping @Sendable () -> Int64) {
         (self.catalogue, self.blobs, self.custody, self.identity, self.clock) = (catalogue, blobs, custody, identity, clock)
@@ -29,9 +32,11 @@ public final class Ingest: Sendable {
         case receipt([UInt8])
     }
 
+    /// A second request on a file being worked on is a camera that gave up waiting and asked again (or a
+    /// twin): told to come back shortly, by when the first is done.
     private func reserve(_ name: UploadName) throws(Refusal) {
         let taken = busy.withLock { set in !set.insert(name).inserted }
-        if taken { throw Refusal(.conflict, "\(name.file): another request on this file is in progress") }
+        if taken { throw Refusal(.busy, "\(name.file): another request on this file is in progress; send again shortly", retryAfter: 2) }
     }
 
     private func release(_ name: UploadName) { _ = busy.withLock { $0.remove(name) } }
@@ -40,7 +45,7 @@ public final class Ingest: Sendable {
     /// covers this process): a second node's request on the same name is refused like a second local one.
     private func leased<T>(_ name: UploadName, _ body: () async throws -> T) async throws -> T {
         guard let lease = try await catalogue.tryLockUpload(name.description) else {
-            throw Refusal(.conflict, "\(name.file): another request on this file is in progress (another node)")
+            throw Refusal(.busy, "\(name.file): another request on this file is in progress (another node); send again shortly", retryAfter: 2)
         }
         do {
             let result = try await body()
@@ -78,9 +83,11 @@ public final class Ingest: Sendable {
         guard offset <= name.maxBytes - bytes.count else {
             throw Refusal(.tooLarge, "\(name.file): larger than any file of its kind (\(name.maxBytes) bytes)")
         }
-        try reserve(name)
-        defer { release(name) }
-        return try await leased(name) { try await putHeld(name, offset: offset, bytes: bytes) }
+        return try await gate.run {
+            try reserve(name)
+            defer { release(name) }
+            return try await leased(name) { try await putHeld(name, offset: offset, bytes: bytes) }
+        }
     }
 
     private func putHeld(_ name: UploadName, offset: Int, bytes: [UInt8]) async throws -> RecordsWire.FileStatus {
@@ -105,9 +112,11 @@ public final class Ingest: Sendable {
     /// pinned key) must have signed it and every segment must be held; the answer is the signed receipt.
     public func finish(_ name: UploadName, sha256: String, deviceKey: PublicKey) async throws -> Finished {
         guard Hex.isDigest(sha256) else { throw Refusal(.badRequest, "sha256 must be 64 lower-case hex digits") }
-        try reserve(name)
-        defer { release(name) }
-        return try await leased(name) { try await finishHeld(name, sha256: sha256, deviceKey: deviceKey) }
+        return try await gate.run {
+            try reserve(name)
+            defer { release(name) }
+            return try await leased(name) { try await finishHeld(name, sha256: sha256, deviceKey: deviceKey) }
+        }
     }
 
     private func finishHeld(_ name: UploadName, sha256: String, deviceKey: PublicKey) async throws -> Finished {

@@ -19,15 +19,18 @@ public struct Refusal: Error, Equatable, Sendable, CustomStringConvertible {
         case tooLarge         // 413
         case integrity        // 422: bytes do not hash, manifest or head does not verify
         case full             // 507: the store is out of space
+        case busy             // 503: at the limit of uploads at once, or this file is being worked on; retry later
         case failure          // 500
     }
     public var kind: Kind
     public var message: String
     /// With a stale sequence number: the last one accepted.
     public var lastSeq: UInt64?
+    /// With `busy`: seconds after which to send again (the `Retry-After` header).
+    public var retryAfter: UInt32?
 
-    public init(_ kind: Kind, _ message: String, lastSeq: UInt64? = nil) {
-        (self.kind, self.message, self.lastSeq) = (kind, message, lastSeq)
+    public init(_ kind: Kind, _ message: String, lastSeq: UInt64? = nil, retryAfter: UInt32? = nil) {
+        (self.kind, self.message, self.lastSeq, self.retryAfter) = (kind, message, lastSeq, retryAfter)
     }
 
     public var description: String { message }
