@@ -15,7 +15,7 @@ public final class Ingest: Sendable {
     let identity: ServiceIdentity
     let clock: @Sendable () -> Int64
     /// Names with a chunk or finish in progress: a second request on the same name waits for nothing and
-    /// is refused (409), so two writers never race on one upload. Held only for bookkeeping, never across I/O.
+    /// is told to come back (503), so two writers never race on one upload. Held only for bookkeeping, never across I/O.
     private let busy = Mutex<Set<UploadName>>([])
     /// Chunks and finishes worked on at once: the rest are told to come back (503), so every answer comes
     /// while the camera still waits for it, however many dock at once.
