@@ -41,6 +41,10 @@ struct RecordsBusyTests {
         #expect(service.receiptKey == records.publicKey)
         #expect(asked.value == Array(repeating: RecordsWire.enrolPath, count: 3) + [RecordsWire.dockPath])
         #expect(service.busy.answers == 2 && service.busy.seconds == 2)
+        // The next dock has its own count (and its own 10 minutes of waiting), not what is left of this one's.
+        #expect(try service.admit(device: me.info) != nil)
+        #expect(asked.value.last == RecordsWire.dockPath && asked.value.count == 5)
+        #expect(service.busy.answers == 0 && service.busy.seconds == 0)
     }
 
     /// A 503 that does not say when to come back (a proxy's, a node going down) is a failure of this dock,

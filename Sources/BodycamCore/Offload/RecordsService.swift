@@ -173,6 +173,8 @@ public final class RecordsService: RecordsTarget {
     /// Enrols on the first dock, then checks the camera in (ending any officer's assignment).
     @discardableResult
     public func admit(device: DeviceInfo) throws(RecordsError) -> [UInt8]? {
+        // A new dock (one service object serves every dock of the camera's run): its own busy count and budget.
+        busy = (0, 0)
         if enrolment == nil { try enrol() }
         return try statement(try request("POST", RecordsWire.dockPath), kind: .checkin, "check-in").0
     }
